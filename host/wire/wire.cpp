@@ -1,0 +1,373 @@
+#include "wire/wire.hpp"
+
+#include <array>
+#include <msgpack/v2/null_visitor.hpp>
+#include <utility>
+
+namespace mesh::wire {
+namespace {
+
+constexpr std::array<std::string_view, 16> error_names = {
+    "bad_request",     "unsupported_version", "too_large",       "unknown_op",
+    "unknown_capability", "capability_not_served", "unknown_module", "capability_mismatch",
+    "activation_failed", "actor_error",       "rejected",        "bad_reply",
+    "timeout",         "overloaded",          "shutting_down",   "internal"};
+
+constexpr std::array<std::string_view, 6> op_names = {
+    "call", "cast", "register_capabilities", "capabilities", "shard", "ping"};
+
+bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+std::string_view str_of(const msgpack::object& o) {
+  return {o.via.str.ptr, o.via.str.size};
+}
+
+bytes_view bytes_of(const msgpack::object& o) {
+  // STR and BIN share the same layout in msgpack-c.
+  return {reinterpret_cast<const uint8_t*>(o.via.bin.ptr), o.via.bin.size};
+}
+
+tl::unexpected<error> bad(std::string message) {
+  return tl::unexpected(error{error_code::bad_request, std::move(message)});
+}
+
+/// Unpacks one object with limits; on success `obj` is the root.
+tl::expected<msgpack::object, error> unpack_root(const uint8_t* data, size_t size,
+                                                 msgpack::zone& zone,
+                                                 const decode_limits& limits) {
+  if (size == 0) return bad("empty frame");
+  // No container may declare more elements than the frame has bytes.
+  const msgpack::unpack_limit lim(std::min(limits.max_array, size), std::min(limits.max_map, size),
+                                  std::min(limits.max_string, size),
+                                  std::min(size_t{0xffffffff}, size), 0, limits.max_depth);
+  std::size_t offset = 0;
+  bool referenced = false;
+  msgpack::object root;
+  try {
+    root = msgpack::unpack(zone, reinterpret_cast<const char*>(data), size, offset, referenced,
+                           &reference_all, nullptr, lim);
+  } catch (const msgpack::size_overflow& e) {
+    return bad(std::string("envelope exceeds a decode limit: ") + e.what());
+  } catch (const std::exception& e) {
+    return bad(std::string("envelope is not valid MessagePack: ") + e.what());
+  }
+  if (offset != size) return bad("envelope has trailing bytes after the map");
+  if (root.type != msgpack::type::MAP) return bad("envelope must be a map");
+  return root;
+}
+
+bool is_uint(const msgpack::object& o) { return o.type == msgpack::type::POSITIVE_INTEGER; }
+bool is_str(const msgpack::object& o) { return o.type == msgpack::type::STR; }
+bool is_bytes(const msgpack::object& o) {
+  return o.type == msgpack::type::STR || o.type == msgpack::type::BIN;
+}
+
+template <class Stream>
+void pack_str(msgpack::packer<Stream>& pk, std::string_view s) {
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+template <class Stream>
+void pack_bin(msgpack::packer<Stream>& pk, bytes_view b) {
+  pk.pack_bin(static_cast<uint32_t>(b.size));
+  pk.pack_bin_body(reinterpret_cast<const char*>(b.data), static_cast<uint32_t>(b.size));
+}
+
+/// Validation-only visitor: counts depth, builds nothing.
+struct depth_visitor : msgpack::v2::null_visitor {
+  size_t depth = 0;
+  size_t max_depth;
+  explicit depth_visitor(size_t max) : max_depth(max) {}
+  bool start_array(uint32_t) { return ++depth <= max_depth; }
+  bool end_array() {
+    --depth;
+    return true;
+  }
+  bool start_map(uint32_t) { return ++depth <= max_depth; }
+  bool end_map() {
+    --depth;
+    return true;
+  }
+};
+
+}  // namespace
+
+std::string_view to_string(error_code code) noexcept {
+  return error_names[static_cast<size_t>(code)];
+}
+
+std::optional<error_code> error_code_from_string(std::string_view name) noexcept {
+  for (size_t i = 0; i < error_names.size(); ++i)
+    if (error_names[i] == name) return static_cast<error_code>(i);
+  return std::nullopt;
+}
+
+std::string_view to_string(op kind) noexcept { return op_names[static_cast<size_t>(kind)]; }
+
+tl::expected<request, error> decode_request(const uint8_t* data, size_t size, msgpack::zone& zone,
+                                            const decode_limits& limits) {
+  auto root = unpack_root(data, size, zone, limits);
+  if (!root) return tl::unexpected(std::move(root.error()));
+  request req;
+  bool have_version = false, have_op = false;
+  const auto& map = root->via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    const msgpack::object& k = map.ptr[i].key;
+    const msgpack::object& v = map.ptr[i].val;
+    if (!is_str(k)) return bad("envelope keys must be strings");
+    const std::string_view key = str_of(k);
+    if (key == "v") {
+      if (!is_uint(v)) return bad("\"v\" must be an unsigned integer");
+      if (v.via.u64 != protocol_version)
+        return tl::unexpected(error{error_code::unsupported_version,
+                                    "protocol version " + std::to_string(v.via.u64) +
+                                        " is not supported (this host speaks " +
+                                        std::to_string(protocol_version) + ")"});
+      have_version = true;
+    } else if (key == "op") {
+      if (!is_str(v)) return bad("\"op\" must be a string");
+      const std::string_view name = str_of(v);
+      size_t j = 0;
+      while (j < op_names.size() && op_names[j] != name) ++j;
+      if (j == op_names.size())
+        return tl::unexpected(
+            error{error_code::unknown_op, "unknown op \"" + std::string(name) + "\""});
+      req.kind = static_cast<op>(j);
+      have_op = true;
+    } else if (key == "rid") {
+      if (!is_uint(v)) return bad("\"rid\" must be an unsigned integer");
+      req.rid = v.via.u64;
+    } else if (key == "cap") {
+      if (!is_str(v)) return bad("\"cap\" must be a string");
+      req.capability = str_of(v);
+    } else if (key == "mod") {
+      if (!is_str(v)) return bad("\"mod\" must be a string");
+      req.module = str_of(v);
+    } else if (key == "id") {
+      if (!is_bytes(v)) return bad("\"id\" must be a string or binary");
+      req.id = bytes_of(v);
+    } else if (key == "payload") {
+      if (v.type == msgpack::type::NIL) continue;
+      if (v.type != msgpack::type::BIN) return bad("\"payload\" must be binary (one encoded MessagePack object)");
+      req.payload = bytes_of(v);
+    } else if (key == "init") {
+      if (v.type == msgpack::type::NIL) continue;
+      if (v.type != msgpack::type::BIN) return bad("\"init\" must be binary (one encoded MessagePack object)");
+      req.init_arg = bytes_of(v);
+    } else if (key == "timeout_ms") {
+      if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_timeout_ms)
+        return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
+      req.timeout_ms = static_cast<uint32_t>(v.via.u64);
+    } else if (key == "caps") {
+      if (v.type != msgpack::type::ARRAY) return bad("\"caps\" must be an array of strings");
+      req.capabilities.reserve(v.via.array.size);
+      for (uint32_t j = 0; j < v.via.array.size; ++j) {
+        if (!is_str(v.via.array.ptr[j])) return bad("\"caps\" must be an array of strings");
+        req.capabilities.push_back(str_of(v.via.array.ptr[j]));
+      }
+    }
+    // Unknown keys are ignored: later minor versions may add fields.
+  }
+  if (!have_version) return bad("missing \"v\" (protocol version)");
+  if (!have_op) return bad("missing \"op\"");
+  switch (req.kind) {
+    case op::call:
+    case op::cast:
+      if (req.capability.empty()) return bad("missing \"cap\" (capability)");
+      if (req.module.empty()) return bad("missing \"mod\" (module)");
+      if (req.id.empty()) return bad("missing \"id\" (actor id)");
+      if (!req.payload.empty() && !is_single_object(req.payload.data, req.payload.size))
+        return bad("\"payload\" is not exactly one well-formed MessagePack object");
+      if (!req.init_arg.empty() && !is_single_object(req.init_arg.data, req.init_arg.size))
+        return bad("\"init\" is not exactly one well-formed MessagePack object");
+      break;
+    case op::shard:
+      if (req.id.empty()) return bad("missing \"id\" (actor id)");
+      break;
+    case op::register_capabilities:
+      if (req.capabilities.empty()) return bad("missing \"caps\" (capabilities to register)");
+      for (auto c : req.capabilities)
+        if (c.empty()) return bad("capability names must not be empty");
+      break;
+    default:
+      break;
+  }
+  return req;
+}
+
+void begin_ok(msgpack::packer<buffer>& pk, uint64_t rid, uint32_t extra_fields) {
+  pk.pack_map(3 + extra_fields);
+  pack_str(pk, "v");
+  pk.pack_uint32(protocol_version);
+  pack_str(pk, "rid");
+  pk.pack_uint64(rid);
+  pack_str(pk, "ok");
+  pk.pack_true();
+}
+
+void encode_request(buffer& out, const request& req) {
+  msgpack::packer<buffer> pk(out);
+  uint32_t n = 3;  // v, op, rid
+  const bool actor_op = req.kind == op::call || req.kind == op::cast;
+  if (actor_op) n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1);
+  if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities)
+    n += 1;
+  pk.pack_map(n);
+  pack_str(pk, "v");
+  pk.pack_uint32(protocol_version);
+  pack_str(pk, "op");
+  pack_str(pk, to_string(req.kind));
+  pack_str(pk, "rid");
+  pk.pack_uint64(req.rid);
+  if (actor_op) {
+    pack_str(pk, "cap");
+    pack_str(pk, req.capability);
+    pack_str(pk, "mod");
+    pack_str(pk, req.module);
+    pack_str(pk, "id");
+    pack_str(pk, req.id.as_string());
+    if (!req.payload.empty()) {
+      pack_str(pk, "payload");
+      pack_bin(pk, req.payload);
+    }
+    if (!req.init_arg.empty()) {
+      pack_str(pk, "init");
+      pack_bin(pk, req.init_arg);
+    }
+  }
+  if (req.kind == op::call) {
+    pack_str(pk, "timeout_ms");
+    pk.pack_uint32(req.timeout_ms);
+  }
+  if (req.kind == op::shard) {
+    pack_str(pk, "id");
+    pack_str(pk, req.id.as_string());
+  }
+  if (req.kind == op::register_capabilities) {
+    pack_str(pk, "caps");
+    pk.pack_array(static_cast<uint32_t>(req.capabilities.size()));
+    for (auto c : req.capabilities) pack_str(pk, c);
+  }
+}
+
+void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply) {
+  msgpack::packer<buffer> pk(out);
+  begin_ok(pk, rid, 2);
+  pack_str(pk, "reply");
+  pack_bin(pk, reply);
+  pack_str(pk, "actor");
+  pk.pack_map(4);
+  pack_str(pk, "host");
+  pack_str(pk, actor.host);
+  pack_str(pk, "mod");
+  pack_str(pk, actor.module);
+  pack_str(pk, "id");
+  pack_str(pk, actor.id.as_string());
+  pack_str(pk, "act");
+  pk.pack_uint64(actor.activation);
+}
+
+void encode_ok(buffer& out, uint64_t rid) {
+  msgpack::packer<buffer> pk(out);
+  begin_ok(pk, rid, 0);
+}
+
+void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message) {
+  msgpack::packer<buffer> pk(out);
+  pk.pack_map(4);
+  pack_str(pk, "v");
+  pk.pack_uint32(protocol_version);
+  pack_str(pk, "rid");
+  pk.pack_uint64(rid);
+  pack_str(pk, "ok");
+  pk.pack_false();
+  pack_str(pk, "error");
+  pk.pack_map(2);
+  pack_str(pk, "code");
+  pack_str(pk, to_string(code));
+  pack_str(pk, "msg");
+  pack_str(pk, message);
+}
+
+tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpack::zone& zone,
+                                        const decode_limits& limits) {
+  auto root = unpack_root(data, size, zone, limits);
+  if (!root) return tl::unexpected(std::move(root.error()));
+  reply rep;
+  auto* stored = static_cast<msgpack::object*>(zone.allocate_align(sizeof(msgpack::object)));
+  *stored = *root;
+  rep.envelope = stored;
+  bool have_ok = false;
+  const auto& map = root->via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    const msgpack::object& k = map.ptr[i].key;
+    const msgpack::object& v = map.ptr[i].val;
+    if (!is_str(k)) return bad("reply keys must be strings");
+    const std::string_view key = str_of(k);
+    if (key == "rid" && is_uint(v)) {
+      rep.rid = v.via.u64;
+    } else if (key == "ok" && v.type == msgpack::type::BOOLEAN) {
+      rep.ok = v.via.boolean;
+      have_ok = true;
+    } else if (key == "reply" && v.type == msgpack::type::BIN) {
+      rep.body = bytes_of(v);
+    } else if (key == "actor" && v.type == msgpack::type::MAP) {
+      rep.has_actor = true;
+      for (uint32_t j = 0; j < v.via.map.size; ++j) {
+        const auto& ak = v.via.map.ptr[j].key;
+        const auto& av = v.via.map.ptr[j].val;
+        if (!is_str(ak)) continue;
+        const std::string_view akey = str_of(ak);
+        if (akey == "host" && is_str(av)) rep.actor.host = str_of(av);
+        if (akey == "mod" && is_str(av)) rep.actor.module = str_of(av);
+        if (akey == "id" && is_bytes(av)) rep.actor.id = bytes_of(av);
+        if (akey == "act" && is_uint(av)) rep.actor.activation = av.via.u64;
+      }
+    } else if (key == "error" && v.type == msgpack::type::MAP) {
+      for (uint32_t j = 0; j < v.via.map.size; ++j) {
+        const auto& ek = v.via.map.ptr[j].key;
+        const auto& ev = v.via.map.ptr[j].val;
+        if (!is_str(ek) || !is_str(ev)) continue;
+        if (str_of(ek) == "code") rep.error_code = std::string(str_of(ev));
+        if (str_of(ek) == "msg") rep.error_message = std::string(str_of(ev));
+      }
+    }
+  }
+  if (!have_ok) return bad("reply has no \"ok\"");
+  return rep;
+}
+
+uint64_t id_hash(bytes_view id) noexcept {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
+  for (size_t i = 0; i < id.size; ++i) {
+    h ^= id.data[i];
+    h *= 0x100000001b3ULL;  // FNV-1a 64 prime
+  }
+  // MurmurHash3 fmix64: spreads FNV's weak low bits before the modulo.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+uint32_t shard_for(bytes_view id, uint32_t shards) noexcept {
+  if (shards == 0) return 0;
+  return static_cast<uint32_t>(id_hash(id) % shards);
+}
+
+bool is_single_object(const uint8_t* data, size_t size, size_t max_depth) noexcept {
+  if (size == 0) return false;
+  depth_visitor v(max_depth);
+  std::size_t offset = 0;
+  try {
+    if (!msgpack::v2::parse(reinterpret_cast<const char*>(data), size, offset, v)) return false;
+  } catch (...) {
+    return false;
+  }
+  return offset == size;
+}
+
+}  // namespace mesh::wire

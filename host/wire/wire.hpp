@@ -1,0 +1,157 @@
+// The Mesh wire protocol: request and reply envelopes (MessagePack maps), error codes and the
+// shard hash. docs/PROTOCOL.md is the normative description; this file implements it for the
+// host and the C++ tools.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <msgpack.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace mesh::wire {
+
+/// Protocol major version carried in every envelope as "v".
+inline constexpr uint32_t protocol_version = 1;
+/// Shard count when none is configured.
+inline constexpr uint32_t default_shards = 4096;
+/// Call timeout when the request names none, and the largest one accepted.
+inline constexpr uint32_t default_timeout_ms = 5000;
+inline constexpr uint32_t max_timeout_ms = 3'600'000;
+
+/// What a request asks for.
+enum class op : uint8_t { call, cast, register_capabilities, capabilities, shard, ping };
+
+/// Every error a host can answer with. The string forms are the wire contract.
+enum class error_code : uint8_t {
+  bad_request,            ///< not a well-formed envelope (bad MessagePack, missing field, type)
+  unsupported_version,    ///< "v" is not a protocol version this host speaks
+  too_large,              ///< the frame exceeds the host's frame limit
+  unknown_op,             ///< "op" names no operation
+  unknown_capability,     ///< no module on this host declares the capability
+  capability_not_served,  ///< modules exist for it but this host does not serve the capability
+  unknown_module,         ///< no module of that name is loaded
+  capability_mismatch,    ///< the module belongs to another capability
+  activation_failed,      ///< the actor's constructor failed
+  actor_error,            ///< the handler failed; the activation was discarded
+  rejected,               ///< the handler rejected the request; the activation was kept
+  bad_reply,              ///< the handler returned bytes that are not one MessagePack object
+  timeout,                ///< the call's deadline passed before it completed
+  overloaded,             ///< the host's queue limit is reached; retry later
+  shutting_down,          ///< the host is stopping
+  internal,               ///< a bug in the host; the message says more
+};
+
+/// The wire name of `code`, e.g. "unknown_module".
+std::string_view to_string(error_code code) noexcept;
+/// Parses a wire name; nullopt for a name this version does not know.
+std::optional<error_code> error_code_from_string(std::string_view name) noexcept;
+std::string_view to_string(op kind) noexcept;
+
+/// An error with its code and a message for people.
+struct error {
+  error_code code;
+  std::string message;
+};
+
+/// A byte range inside a frame.
+struct bytes_view {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  bool empty() const noexcept { return size == 0; }
+  std::string_view as_string() const noexcept {
+    return {reinterpret_cast<const char*>(data), size};
+  }
+};
+
+/// A decoded request. Every view points into the frame it was decoded from (or into the zone
+/// passed to decode_request) and lives as long as both.
+struct request {
+  op kind = op::call;
+  uint64_t rid = 0;
+  std::string_view capability;
+  std::string_view module;
+  bytes_view id;
+  bytes_view payload;  ///< one MessagePack object, empty = nil
+  bytes_view init_arg; ///< one MessagePack object, empty = none given
+  uint32_t timeout_ms = default_timeout_ms;
+  std::vector<std::string_view> capabilities;  ///< register_capabilities only
+};
+
+/// Bounds applied while decoding network input.
+struct decode_limits {
+  size_t max_string = 64 * 1024;     ///< module, capability, id, names
+  size_t max_array = 1024;           ///< e.g. capability lists
+  size_t max_map = 64;               ///< envelope keys
+  size_t max_depth = 8;              ///< envelope nesting
+};
+
+/// Decodes a request envelope from `data`. `zone` receives the decoded object tree (clear it
+/// between requests); strings and binaries are referenced in place, never copied.
+tl::expected<request, error> decode_request(const uint8_t* data, size_t size, msgpack::zone& zone,
+                                            const decode_limits& limits = {});
+
+/// A growable byte buffer usable as a msgpack-c stream.
+class buffer {
+ public:
+  void write(const char* data, size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+  const char* data() const noexcept { return bytes_.data(); }
+  size_t size() const noexcept { return bytes_.size(); }
+  void clear() noexcept { bytes_.clear(); }
+
+ private:
+  std::vector<char> bytes_;
+};
+
+/// Which activation served a call.
+struct actor_ref {
+  std::string_view host;
+  std::string_view module;
+  bytes_view id;
+  uint64_t activation = 0;
+};
+
+/// Encodes a request envelope (client side).
+void encode_request(buffer& out, const request& req);
+/// A successful call: the actor's reply (one MessagePack object) and its reference.
+void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply);
+/// A success with no body (cast accepted, capabilities registered); `extra` adds fields.
+void encode_ok(buffer& out, uint64_t rid);
+/// An error reply.
+void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message);
+
+/// Starts a success reply map with `extra_fields` more entries after "v", "rid" and "ok"; the
+/// caller packs exactly that many key/value pairs with `pk`.
+void begin_ok(msgpack::packer<buffer>& pk, uint64_t rid, uint32_t extra_fields);
+
+/// A decoded reply (client side). Views point into the frame and the zone.
+struct reply {
+  uint64_t rid = 0;
+  bool ok = false;
+  bytes_view body;        ///< "reply" of a call
+  bool has_actor = false;
+  actor_ref actor;
+  std::string error_code; ///< wire name, when !ok
+  std::string error_message;
+  const msgpack::object* envelope = nullptr;  ///< the whole map, for op-specific fields
+};
+
+tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpack::zone& zone,
+                                        const decode_limits& limits = {});
+
+/// 64-bit hash of an actor id: FNV-1a over the bytes, then the MurmurHash3 fmix64 finalizer.
+uint64_t id_hash(bytes_view id) noexcept;
+/// The shard of an actor id: id_hash(id) % shards. Part of the wire contract.
+uint32_t shard_for(bytes_view id, uint32_t shards = default_shards) noexcept;
+inline uint32_t shard_for(std::string_view id, uint32_t shards = default_shards) noexcept {
+  return shard_for(bytes_view{reinterpret_cast<const uint8_t*>(id.data()), id.size()}, shards);
+}
+
+/// Checks that `data` is exactly one MessagePack object within `max_depth` nesting whose
+/// declared container sizes fit in the bytes. Cheap: walks without building anything.
+bool is_single_object(const uint8_t* data, size_t size, size_t max_depth = 64) noexcept;
+
+}  // namespace mesh::wire

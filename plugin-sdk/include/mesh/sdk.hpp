@@ -1,0 +1,470 @@
+// Mesh plugin SDK: the header-only C++ layer over plugin_abi.h.
+//
+// An actor is a plain class:
+//
+//   class Counter {
+//    public:
+//     explicit Counter(const mesh::sdk::context& ctx)
+//         : count_(ctx.init_arg()["start"].as_int(0)) {}
+//     void call(const mesh::sdk::value& msg, mesh::sdk::writer& reply) {
+//       if (msg["op"].as_string() == "incr") count_ += msg["by"].as_int(1);
+//       reply.map().kv("count", count_);
+//     }
+//     void cast(const mesh::sdk::value& msg);                 // optional
+//     void on_deactivate(mesh::sdk::deactivation reason);     // optional
+//    private:
+//     int64_t count_;
+//   };
+//
+//   MESH_PLUGIN("counter-plugin", "1.0.0", mesh::sdk::module<Counter>("Counter", "counter"))
+//
+// Throwing from a handler fails the request; a `mesh::sdk::rejected` exception keeps the actor,
+// any other exception discards it (the next request gets a fresh one). Views (`value`,
+// `context`) are valid only during the call that received them: copy what you keep.
+#pragma once
+
+#include <mesh/plugin_abi.h>
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <msgpack.hpp>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(_WIN32)
+#define MESH_EXPORT __declspec(dllexport)
+#else
+#define MESH_EXPORT __attribute__((visibility("default")))
+#endif
+
+namespace mesh::sdk {
+
+/// Thrown by a handler to reject one request (bad payload, unknown action) while keeping the
+/// actor and its state. The caller gets error code `rejected` with this message.
+class rejected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Why an actor is deactivated; see mesh_deactivation_reason.
+enum class deactivation {
+  idle = MESH_DEACTIVATE_IDLE,
+  shutdown = MESH_DEACTIVATE_SHUTDOWN,
+  rebalance = MESH_DEACTIVATE_REBALANCE,
+  crashed = MESH_DEACTIVATE_CRASHED,
+};
+
+/// A read-only view of one decoded MessagePack object. Missing map keys read as nil, so
+/// `msg["a"]["b"].as_int(0)` never throws for an absent field. Reading a present field with the
+/// wrong type throws `rejected` naming the expected type.
+class value {
+ public:
+  value() noexcept : obj_(&nil_object()) {}
+  explicit value(const msgpack::object& obj) noexcept : obj_(&obj) {}
+
+  bool is_nil() const noexcept { return obj_->type == msgpack::type::NIL; }
+  bool is_map() const noexcept { return obj_->type == msgpack::type::MAP; }
+  bool is_array() const noexcept { return obj_->type == msgpack::type::ARRAY; }
+  bool is_string() const noexcept { return obj_->type == msgpack::type::STR; }
+  bool is_int() const noexcept {
+    return obj_->type == msgpack::type::POSITIVE_INTEGER ||
+           obj_->type == msgpack::type::NEGATIVE_INTEGER;
+  }
+  bool is_number() const noexcept {
+    return is_int() || obj_->type == msgpack::type::FLOAT32 ||
+           obj_->type == msgpack::type::FLOAT64;
+  }
+
+  /// The value under `key` of a map (nil when absent or when this is not a map).
+  value operator[](std::string_view key) const noexcept {
+    if (!is_map()) return value{};
+    const auto& m = obj_->via.map;
+    for (uint32_t i = 0; i < m.size; ++i) {
+      const auto& k = m.ptr[i].key;
+      if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+        return value{m.ptr[i].val};
+    }
+    return value{};
+  }
+
+  /// Whether this is a map holding `key`.
+  bool contains(std::string_view key) const noexcept { return !(*this)[key].is_nil(); }
+
+  /// Element `index` of an array (nil when out of range or not an array).
+  value at(size_t index) const noexcept {
+    if (!is_array() || index >= obj_->via.array.size) return value{};
+    return value{obj_->via.array.ptr[index]};
+  }
+
+  /// Number of elements of an array or entries of a map, else 0.
+  size_t size() const noexcept {
+    if (is_array()) return obj_->via.array.size;
+    if (is_map()) return obj_->via.map.size;
+    return 0;
+  }
+
+  /// The string; `fallback` when nil; throws `rejected` for another type.
+  std::string_view as_string(std::string_view fallback = {}) const {
+    if (is_nil()) return fallback;
+    if (!is_string()) throw rejected("expected a string");
+    return {obj_->via.str.ptr, obj_->via.str.size};
+  }
+
+  /// The integer (a float with no fraction is accepted); `fallback` when nil.
+  int64_t as_int(int64_t fallback = 0) const {
+    switch (obj_->type) {
+      case msgpack::type::NIL: return fallback;
+      case msgpack::type::POSITIVE_INTEGER:
+        if (obj_->via.u64 > static_cast<uint64_t>(INT64_MAX)) throw rejected("integer too large");
+        return static_cast<int64_t>(obj_->via.u64);
+      case msgpack::type::NEGATIVE_INTEGER: return obj_->via.i64;
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: {
+        const double d = obj_->via.f64;
+        if (d != static_cast<double>(static_cast<int64_t>(d))) throw rejected("expected an integer");
+        return static_cast<int64_t>(d);
+      }
+      default: throw rejected("expected an integer");
+    }
+  }
+
+  /// The number as a double; `fallback` when nil.
+  double as_double(double fallback = 0) const {
+    switch (obj_->type) {
+      case msgpack::type::NIL: return fallback;
+      case msgpack::type::POSITIVE_INTEGER: return static_cast<double>(obj_->via.u64);
+      case msgpack::type::NEGATIVE_INTEGER: return static_cast<double>(obj_->via.i64);
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: return obj_->via.f64;
+      default: throw rejected("expected a number");
+    }
+  }
+
+  /// The boolean; `fallback` when nil.
+  bool as_bool(bool fallback = false) const {
+    if (is_nil()) return fallback;
+    if (obj_->type != msgpack::type::BOOLEAN) throw rejected("expected a boolean");
+    return obj_->via.boolean;
+  }
+
+  /// Converts with msgpack-c's adaptors (std::string, std::vector, std::map, ...).
+  template <class T>
+  T as() const {
+    try {
+      return obj_->as<T>();
+    } catch (const msgpack::type_error&) {
+      throw rejected("value has the wrong type");
+    }
+  }
+
+  /// The underlying msgpack-c object, for full control.
+  const msgpack::object& object() const noexcept { return *obj_; }
+
+ private:
+  static const msgpack::object& nil_object() noexcept {
+    static const msgpack::object nil;
+    return nil;
+  }
+  const msgpack::object* obj_;
+};
+
+class writer;
+
+/// Writes a map whose size is counted as entries are added (a map32 header patched on close).
+/// Close nested builders before writing to their parent again; the destructor closes.
+class map_builder {
+ public:
+  map_builder(const map_builder&) = delete;
+  map_builder& operator=(const map_builder&) = delete;
+  map_builder(map_builder&& other) noexcept
+      : out_(other.out_), header_(other.header_), count_(other.count_) {
+    other.out_ = nullptr;
+  }
+  ~map_builder() { close(); }
+
+  /// Adds `key` with any value msgpack-c can pack.
+  template <class T>
+  map_builder& kv(std::string_view key, const T& v);
+  /// Adds `key` with a nested map; fill the returned builder before the next kv on this one.
+  map_builder map(std::string_view key);
+  /// Adds `key` and lets the caller pack exactly one object with `writer`.
+  writer& key(std::string_view key);
+  /// Writes the entry count into the header; further writes go to the parent.
+  void close() noexcept;
+
+ private:
+  friend class writer;
+  explicit map_builder(writer& out);
+  writer* out_;
+  size_t header_;
+  uint32_t count_ = 0;
+};
+
+/// The reply (or error message) under construction: a growable byte buffer with a msgpack-c
+/// packer. A handler writes exactly one object: `reply.value(x)`, `reply.map()...`, or
+/// `reply.packer().pack(...)`. Writing nothing replies nil.
+class writer {
+ public:
+  writer() : packer_(*this) {}
+  writer(const writer&) = delete;
+  writer& operator=(const writer&) = delete;
+
+  /// Packs one value (anything msgpack-c can pack).
+  template <class T>
+  void value(const T& v) {
+    packer_.pack(v);
+  }
+  /// Packs nil.
+  void nil() { packer_.pack_nil(); }
+  /// Starts a map; see map_builder.
+  map_builder map() { return map_builder(*this); }
+  /// The raw msgpack-c packer.
+  msgpack::packer<writer>& packer() noexcept { return packer_; }
+
+  /// Stream interface used by msgpack::packer.
+  void write(const char* data, size_t size) { buffer_.insert(buffer_.end(), data, data + size); }
+
+  const char* data() const noexcept { return buffer_.data(); }
+  size_t size() const noexcept { return buffer_.size(); }
+  void clear() noexcept { buffer_.clear(); }
+
+ private:
+  friend class map_builder;
+  std::vector<char> buffer_;
+  msgpack::packer<writer> packer_;
+};
+
+inline map_builder::map_builder(writer& out) : out_(&out), header_(out.size()) {
+  const char header[5] = {static_cast<char>(0xdf), 0, 0, 0, 0};
+  out.write(header, sizeof header);
+}
+
+template <class T>
+map_builder& map_builder::kv(std::string_view key, const T& v) {
+  out_->packer_.pack(key);
+  out_->packer_.pack(v);
+  ++count_;
+  return *this;
+}
+
+inline map_builder map_builder::map(std::string_view key) {
+  out_->packer_.pack(key);
+  ++count_;
+  return map_builder(*out_);
+}
+
+inline writer& map_builder::key(std::string_view key) {
+  out_->packer_.pack(key);
+  ++count_;
+  return *out_;
+}
+
+inline void map_builder::close() noexcept {
+  if (out_ == nullptr) return;
+  char* h = out_->buffer_.data() + header_ + 1;
+  h[0] = static_cast<char>(count_ >> 24);
+  h[1] = static_cast<char>(count_ >> 16);
+  h[2] = static_cast<char>(count_ >> 8);
+  h[3] = static_cast<char>(count_);
+  out_ = nullptr;
+}
+
+/// What an actor receives when it is created; valid only inside its constructor.
+class context {
+ public:
+  context(const mesh_actor_context& raw, value init_arg) noexcept : raw_(raw), init_(init_arg) {}
+  /// The actor id.
+  std::string_view id() const noexcept {
+    return {reinterpret_cast<const char*>(raw_.id.data), raw_.id.size};
+  }
+  /// The init_arg of the activating request (nil when it carried none).
+  const value& init_arg() const noexcept { return init_; }
+  std::string_view module() const noexcept { return raw_.module; }
+  std::string_view capability() const noexcept { return raw_.capability; }
+  /// Host-unique activation number.
+  uint64_t activation() const noexcept { return raw_.activation; }
+
+ private:
+  const mesh_actor_context& raw_;
+  value init_;
+};
+
+namespace detail {
+
+/// Limits for decoding a payload of `size` bytes: no container can declare more elements than
+/// there are bytes left, so a few hostile bytes cannot ask for gigabytes.
+inline msgpack::unpack_limit limits_for(size_t size) {
+  return msgpack::unpack_limit(size, size, size, size, size, 64);
+}
+
+inline bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+/// Decodes `bytes` (empty means nil) into `zone`; throws `rejected` when they are not exactly
+/// one well-formed MessagePack object within limits.
+inline value decode(mesh_bytes bytes, msgpack::zone& zone, msgpack::object& storage) {
+  if (bytes.size == 0) return value{};
+  std::size_t offset = 0;
+  bool referenced = false;
+  try {
+    storage = msgpack::unpack(zone, reinterpret_cast<const char*>(bytes.data), bytes.size, offset,
+                              referenced, &reference_all, nullptr, limits_for(bytes.size));
+  } catch (const std::exception& e) {
+    throw rejected(std::string("payload is not valid MessagePack: ") + e.what());
+  }
+  if (offset != bytes.size) throw rejected("payload has trailing bytes after one MessagePack object");
+  return value{storage};
+}
+
+inline void emit(mesh_output* out, const char* data, size_t size) noexcept {
+  if (out != nullptr && out->write != nullptr)
+    out->write(out->host_state, reinterpret_cast<const uint8_t*>(data), size);
+}
+
+inline void emit_message(mesh_output* out, std::string_view message) noexcept {
+  try {
+    writer w;
+    w.value(message);
+    emit(out, w.data(), w.size());
+  } catch (...) {
+  }
+}
+
+/// Per-thread scratch for decoding payloads and building replies; handlers run one at a time on
+/// a thread, so one set is enough and nothing is allocated per call once warm.
+struct scratch {
+  msgpack::zone zone;
+  msgpack::object object;
+  writer out;
+};
+
+inline scratch& thread_scratch() {
+  thread_local scratch s;
+  return s;
+}
+
+template <class A>
+concept has_cast = requires(A a, const value& v) { a.cast(v); };
+template <class A>
+concept has_on_deactivate = requires(A a, deactivation r) { a.on_deactivate(r); };
+
+template <class A>
+mesh_status run_guarded(mesh_output* out, auto&& body) noexcept {
+  try {
+    body();
+    return MESH_STATUS_OK;
+  } catch (const rejected& e) {
+    emit_message(out, e.what());
+    return MESH_STATUS_REJECTED;
+  } catch (const std::exception& e) {
+    emit_message(out, e.what());
+    return MESH_STATUS_ACTOR_ERROR;
+  } catch (...) {
+    emit_message(out, "unknown exception");
+    return MESH_STATUS_ACTOR_ERROR;
+  }
+}
+
+template <class A>
+struct glue {
+  static void* create(const mesh_actor_context* raw, mesh_output* error) noexcept {
+    try {
+      msgpack::zone zone;
+      msgpack::object storage;
+      value init = decode(raw->init_arg, zone, storage);
+      context ctx(*raw, init);
+      return new A(ctx);
+    } catch (const std::exception& e) {
+      emit_message(error, e.what());
+    } catch (...) {
+      emit_message(error, "unknown exception");
+    }
+    return nullptr;
+  }
+
+  static mesh_status call(void* actor, mesh_bytes payload, mesh_output* out) noexcept {
+    scratch& s = thread_scratch();
+    s.zone.clear();
+    s.out.clear();
+    mesh_status st = run_guarded<A>(out, [&] {
+      value v = decode(payload, s.zone, s.object);
+      static_cast<A*>(actor)->call(v, s.out);
+    });
+    if (st == MESH_STATUS_OK) {
+      if (s.out.size() == 0) s.out.nil();
+      emit(out, s.out.data(), s.out.size());
+    }
+    return st;
+  }
+
+  static mesh_status cast(void* actor, mesh_bytes payload, mesh_output* out) noexcept {
+    scratch& s = thread_scratch();
+    s.zone.clear();
+    s.out.clear();
+    return run_guarded<A>(out, [&] {
+      value v = decode(payload, s.zone, s.object);
+      if constexpr (has_cast<A>) {
+        static_cast<A*>(actor)->cast(v);
+      } else {
+        static_cast<A*>(actor)->call(v, s.out);  // reply discarded
+      }
+    });
+  }
+
+  static void destroy(void* actor, mesh_deactivation_reason reason) noexcept {
+    A* a = static_cast<A*>(actor);
+    if constexpr (has_on_deactivate<A>) {
+      if (reason != MESH_DEACTIVATE_CRASHED) {
+        try {
+          a->on_deactivate(static_cast<deactivation>(reason));
+        } catch (...) {
+        }
+      }
+    }
+    delete a;
+  }
+};
+
+}  // namespace detail
+
+/// Describes actor class `A` as module `name` of `capability`. The strings must outlive the
+/// plugin (string literals do).
+template <class A>
+constexpr mesh_module module(const char* name, const char* capability) noexcept {
+  static_assert(std::is_constructible_v<A, const context&>,
+                "an actor needs a constructor taking const mesh::sdk::context&");
+  return mesh_module{sizeof(mesh_module),        name,
+                     capability,                 &detail::glue<A>::create,
+                     &detail::glue<A>::call,     &detail::glue<A>::cast,
+                     &detail::glue<A>::destroy};
+}
+
+}  // namespace mesh::sdk
+
+/// Exports a plugin named `NAME` (version `VERSION`) holding the given modules, e.g.
+/// `MESH_PLUGIN("games", "1.0.0", mesh::sdk::module<Player>("Player", "game"))`.
+#define MESH_PLUGIN(NAME, VERSION, ...)                                                      \
+  extern "C" MESH_EXPORT uint32_t mesh_plugin_abi_version(void) noexcept {                   \
+    return MESH_ABI_VERSION;                                                                 \
+  }                                                                                          \
+  extern "C" MESH_EXPORT const mesh_plugin_info* mesh_plugin_init(void) noexcept {           \
+    static const mesh_module mesh_modules_[] = {__VA_ARGS__};                                \
+    static const mesh_module* mesh_module_ptrs_[sizeof mesh_modules_ / sizeof(mesh_module)]; \
+    static const mesh_plugin_info mesh_info_ = [] {                                          \
+      for (size_t i = 0; i < sizeof mesh_modules_ / sizeof(mesh_module); ++i)                \
+        mesh_module_ptrs_[i] = &mesh_modules_[i];                                            \
+      return mesh_plugin_info{sizeof(mesh_plugin_info),                                      \
+                              MESH_ABI_VERSION,                                              \
+                              NAME,                                                          \
+                              VERSION,                                                       \
+                              sizeof mesh_modules_ / sizeof(mesh_module),                    \
+                              mesh_module_ptrs_};                                            \
+    }();                                                                                     \
+    return &mesh_info_;                                                                      \
+  }
