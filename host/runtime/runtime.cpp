@@ -1,0 +1,296 @@
+#include "runtime/runtime.hpp"
+
+#include <algorithm>
+
+namespace mesh::host {
+namespace {
+
+/// The host-owned buffer behind mesh_output for one worker thread.
+struct output_buffer {
+  std::vector<uint8_t> bytes;
+  size_t limit = 0;
+  bool overflow = false;
+
+  void reset(size_t max) {
+    bytes.clear();
+    limit = max;
+    overflow = false;
+  }
+
+  static int write(void* state, const uint8_t* data, size_t size) noexcept {
+    auto* self = static_cast<output_buffer*>(state);
+    if (self->overflow || self->bytes.size() + size > self->limit) {
+      self->overflow = true;
+      return 1;
+    }
+    try {
+      self->bytes.insert(self->bytes.end(), data, data + size);
+    } catch (...) {
+      self->overflow = true;
+      return 1;
+    }
+    return 0;
+  }
+
+  mesh_output as_output() noexcept { return mesh_output{this, &output_buffer::write}; }
+};
+
+output_buffer& thread_output() {
+  thread_local output_buffer buffer;
+  return buffer;
+}
+
+/// The error message a plugin wrote: one msgpack string, else a fallback.
+std::string_view message_of(const output_buffer& out) {
+  const auto& b = out.bytes;
+  if (b.empty()) return "(the actor gave no message)";
+  const uint8_t tag = b[0];
+  size_t len = 0, head = 0;
+  if (tag >= 0xa0 && tag <= 0xbf) {
+    len = tag & 0x1f;
+    head = 1;
+  } else if (tag == 0xd9 && b.size() >= 2) {
+    len = b[1];
+    head = 2;
+  } else if (tag == 0xda && b.size() >= 3) {
+    len = (size_t{b[1]} << 8) | b[2];
+    head = 3;
+  } else if (tag == 0xdb && b.size() >= 5) {
+    len = (size_t{b[1]} << 24) | (size_t{b[2]} << 16) | (size_t{b[3]} << 8) | b[4];
+    head = 5;
+  } else {
+    return "(the actor's error message is not a MessagePack string)";
+  }
+  if (head + len > b.size()) return "(the actor's error message is truncated)";
+  return {reinterpret_cast<const char*>(b.data() + head), len};
+}
+
+int64_t to_ns(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+constexpr uint8_t msgpack_nil = 0xc0;
+
+}  // namespace
+
+runtime::runtime(runtime_config config, completion_sink& sink)
+    : config_(config), sink_(sink) {
+  const unsigned n = std::max(1u, config_.workers);
+  workers_.reserve(n);
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+runtime::~runtime() {
+  if (!workers_.empty()) shutdown();
+}
+
+void runtime::submit(actor_module& module, std::string_view id, task* t) {
+  activation* a;
+  auto it = module.actors.find(id);
+  if (it != module.actors.end()) {
+    a = it->second;
+  } else {
+    if (module.actors.empty() &&
+        std::find(modules_seen_.begin(), modules_seen_.end(), &module) == modules_seen_.end())
+      modules_seen_.push_back(&module);
+    a = new activation;
+    a->module = &module;
+    auto [pos, inserted] = module.actors.emplace(std::string(id), a);
+    a->id = pos->first;
+    ++live_;
+  }
+  t->actor = a;
+  t->next = nullptr;
+  bool schedule = false;
+  a->lock.lock();
+  if (a->tail != nullptr) {
+    a->tail->next = t;
+  } else {
+    a->head = t;
+  }
+  a->tail = t;
+  if (!a->scheduled) {
+    a->scheduled = true;
+    schedule = true;
+  }
+  a->lock.unlock();
+  if (schedule) ready_.push(a);
+}
+
+bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
+                         int64_t idle_before_ns) {
+  a->lock.lock();
+  if (a->scheduled || a->head != nullptr ||
+      (idle_before_ns != 0 && a->last_active.load(std::memory_order_relaxed) > idle_before_ns)) {
+    a->lock.unlock();
+    return false;
+  }
+  a->scheduled = true;  // nobody else may schedule it now; only the dispatcher pushes mail
+  a->retiring = true;
+  a->retire_reason = reason;
+  a->lock.unlock();
+  if (auto it = module.actors.find(a->id); it != module.actors.end()) module.actors.erase(it);
+  a->id = {};
+  --live_;
+  retiring_.fetch_add(1, std::memory_order_relaxed);
+  ready_.push(a);
+  return true;
+}
+
+size_t runtime::retire_idle(clock::duration idle) {
+  const int64_t before = to_ns(clock::now() - idle);
+  size_t retired = 0;
+  std::vector<activation*> candidates;
+  for (actor_module* m : modules_seen_) {
+    candidates.clear();
+    for (auto& [id, a] : m->actors)
+      if (a->last_active.load(std::memory_order_relaxed) <= before) candidates.push_back(a);
+    for (activation* a : candidates)
+      if (try_retire(*m, a, MESH_DEACTIVATE_IDLE, before)) ++retired;
+  }
+  return retired;
+}
+
+void runtime::shutdown() {
+  if (workers_.empty()) return;
+  std::vector<activation*> candidates;
+  for (bool pending = true; pending;) {
+    pending = false;
+    for (actor_module* m : modules_seen_) {
+      candidates.clear();
+      for (auto& [id, a] : m->actors) candidates.push_back(a);
+      for (activation* a : candidates)
+        if (!try_retire(*m, a, MESH_DEACTIVATE_SHUTDOWN, 0)) pending = true;
+    }
+    if (pending) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  while (retiring_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ready_.close();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+void runtime::worker_loop() {
+  activation* a = nullptr;
+  while (ready_.pop(a)) run_slot(a);
+}
+
+void runtime::run_slot(activation* a) {
+  if (a->retiring) {
+    finish_retire(a);
+    return;
+  }
+  a->lock.lock();
+  task* t = a->head;
+  a->head = a->tail = nullptr;
+  a->lock.unlock();
+  while (t != nullptr) {
+    task* next = t->next;
+    run_task(a, t);
+    t = next;
+  }
+  a->lock.lock();
+  if (a->head == nullptr) {
+    a->scheduled = false;
+    a->lock.unlock();  // from here on the dispatcher may retire `a`: do not touch it
+  } else {
+    a->lock.unlock();
+    ready_.push(a);  // more mail arrived: go to the back of the queue, for fairness
+  }
+}
+
+void runtime::run_task(activation* a, task* t) {
+  const actor_module& module = *a->module;
+  const clock::time_point now = clock::now();
+  outcome result;
+  if (t->kind == wire::op::call && now > t->deadline) {
+    result.code = wire::error_code::timeout;
+    result.message = "the call's deadline passed while it waited for the actor";
+    sink_.complete(t, result);
+    return;
+  }
+  output_buffer& out = thread_output();
+  mesh_output sink_out = out.as_output();
+  if (a->instance == nullptr) {
+    out.reset(config_.max_reply_bytes);
+    const std::string_view id = t->actor->id;
+    mesh_actor_context ctx{};
+    ctx.struct_size = sizeof ctx;
+    ctx.id = mesh_bytes{reinterpret_cast<const uint8_t*>(id.data()), id.size()};
+    ctx.init_arg = mesh_bytes{t->init_arg.data, t->init_arg.size};
+    ctx.module = module.name.c_str();
+    ctx.capability = module.capability.c_str();
+    ctx.activation = next_activation_.fetch_add(1, std::memory_order_relaxed);
+    a->instance = module.abi->create(&ctx, &sink_out);
+    if (a->instance == nullptr) {
+      result.code = wire::error_code::activation_failed;
+      result.message = message_of(out);
+      sink_.complete(t, result);
+      return;
+    }
+    a->number = ctx.activation;
+    stats_.activations.fetch_add(1, std::memory_order_relaxed);
+  }
+  out.reset(config_.max_reply_bytes);
+  const mesh_bytes payload{t->payload.data, t->payload.size};
+  const mesh_status status = t->kind == wire::op::call
+                                 ? module.abi->call(a->instance, payload, &sink_out)
+                                 : module.abi->cast(a->instance, payload, &sink_out);
+  a->last_active.store(to_ns(now), std::memory_order_relaxed);
+  result.activation = a->number;
+  bool crashed = false;
+  switch (status) {
+    case MESH_STATUS_OK:
+      if (t->kind == wire::op::cast) {
+        result.ok = true;
+      } else if (out.overflow) {
+        result.code = wire::error_code::bad_reply;
+        result.message = "the actor's reply exceeds the host's reply size limit";
+      } else if (out.bytes.empty()) {
+        result.ok = true;
+        result.reply = wire::bytes_view{&msgpack_nil, 1};
+      } else if (!wire::is_single_object(out.bytes.data(), out.bytes.size())) {
+        result.code = wire::error_code::bad_reply;
+        result.message = "the actor's reply is not one well-formed MessagePack object";
+        crashed = true;
+      } else {
+        result.ok = true;
+        result.reply = wire::bytes_view{out.bytes.data(), out.bytes.size()};
+      }
+      break;
+    case MESH_STATUS_REJECTED:
+      result.code = wire::error_code::rejected;
+      result.message = message_of(out);
+      break;
+    case MESH_STATUS_ACTOR_ERROR:
+      result.code = wire::error_code::actor_error;
+      result.message = message_of(out);
+      crashed = true;
+      break;
+    default:
+      result.code = wire::error_code::actor_error;
+      result.message = "the plugin returned an unknown status";
+      crashed = true;
+      break;
+  }
+  if (crashed) {
+    // mesh's semantics: a failed actor is dropped; the next request gets a fresh one.
+    module.abi->destroy(a->instance, MESH_DEACTIVATE_CRASHED);
+    a->instance = nullptr;
+    stats_.deactivations_crash.fetch_add(1, std::memory_order_relaxed);
+  }
+  sink_.complete(t, result);
+}
+
+void runtime::finish_retire(activation* a) {
+  if (a->instance != nullptr) {
+    a->module->abi->destroy(a->instance, a->retire_reason);
+    auto& counter = a->retire_reason == MESH_DEACTIVATE_IDLE ? stats_.deactivations_idle
+                                                              : stats_.deactivations_shutdown;
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+  delete a;
+  retiring_.fetch_sub(1, std::memory_order_release);
+}
+
+}  // namespace mesh::host

@@ -1,0 +1,166 @@
+// The actor runtime: the directory of live actors and the workers that run their handlers.
+//
+// Threading model (Seastar-like ownership, CAF-like scheduling):
+// - One dispatcher thread owns the directory (module -> id -> activation). Only it creates,
+//   looks up and retires activations, and only it pushes into mailboxes.
+// - Each activation has a mailbox. An activation with mail is on the shared run queue at most
+//   once; a worker that pops it runs its handlers one after another, so one actor's handlers
+//   never overlap, while different actors run in parallel on `workers` threads.
+// - Results go back through a completion sink (usually a queue the dispatcher drains).
+#pragma once
+
+#include <mesh/plugin_abi.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/task_queue.hpp"
+#include "wire/wire.hpp"
+
+namespace mesh::host {
+
+using clock = std::chrono::steady_clock;
+
+struct activation;
+
+/// Transparent string hash so the directory is searched with a string_view, no allocation.
+struct string_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+/// One actor module as the runtime sees it. Owned by the dispatcher; never destroyed while the
+/// runtime lives (a module is never unloaded while anything of it may be alive).
+struct actor_module {
+  const mesh_module* abi = nullptr;
+  std::string name;
+  std::string capability;
+  std::string plugin_file;
+  /// Keeps the plugin library loaded for as long as this module exists.
+  std::shared_ptr<const void> library;
+  /// Whether this host currently serves the module's capability (dispatcher-owned).
+  bool served = true;
+  /// Live actors by id (dispatcher-owned).
+  std::unordered_map<std::string, activation*, string_hash, std::equal_to<>> actors;
+};
+
+/// What happened to a task, reported once to the completion sink.
+struct outcome {
+  bool ok = false;
+  wire::error_code code = wire::error_code::internal;
+  std::string_view message;  ///< valid during complete() only
+  wire::bytes_view reply;    ///< one msgpack object; valid during complete() only
+  uint64_t activation = 0;   ///< the activation that served it (0 if none)
+};
+
+/// A unit of work for one actor. The submitter allocates it (usually as part of a larger
+/// object holding the request frame), fills the public fields, and gets it back, exactly once,
+/// through the completion sink; the views must stay valid until then.
+struct task {
+  wire::op kind = wire::op::call;  ///< call or cast
+  wire::bytes_view payload;
+  wire::bytes_view init_arg;
+  clock::time_point deadline = clock::time_point::max();
+
+  // Set by the runtime.
+  activation* actor = nullptr;
+  task* next = nullptr;
+};
+
+/// Receives finished tasks. Called on a worker thread; must be quick and thread-safe.
+class completion_sink {
+ public:
+  virtual ~completion_sink() = default;
+  virtual void complete(task* t, const outcome& result) noexcept = 0;
+};
+
+/// An actor's slot in the directory: its mailbox and, while activated, the plugin's instance.
+struct activation {
+  actor_module* module = nullptr;
+  std::string_view id;       ///< the directory key; stable while the slot exists
+  void* instance = nullptr;  ///< worker-owned (only the worker running the slot touches it)
+  uint64_t number = 0;       ///< activation number of `instance`
+  std::atomic<int64_t> last_active{0};  ///< steady-clock ns of the last handled task
+  // Mailbox, guarded by `lock`.
+  spin_lock lock;
+  bool scheduled = false;  ///< on the run queue, running, or being retired
+  bool retiring = false;
+  mesh_deactivation_reason retire_reason = MESH_DEACTIVATE_IDLE;
+  task* head = nullptr;
+  task* tail = nullptr;
+};
+
+/// Counters; read with relaxed loads (approximate while running).
+struct runtime_stats {
+  std::atomic<uint64_t> activations{0};
+  std::atomic<uint64_t> deactivations_idle{0};
+  std::atomic<uint64_t> deactivations_crash{0};
+  std::atomic<uint64_t> deactivations_shutdown{0};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> casts{0};
+  std::atomic<uint64_t> failures{0};
+};
+
+/// Runtime configuration.
+struct runtime_config {
+  unsigned workers = 2;
+  /// Largest reply a handler may produce.
+  size_t max_reply_bytes = 1 << 20;
+};
+
+/// The directory plus the worker pool. Methods marked "dispatcher" must be called from one
+/// thread (the one that owns the directory).
+class runtime {
+ public:
+  runtime(runtime_config config, completion_sink& sink);
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Dispatcher: queues `t` for actor `id` of `module`, creating the slot on first use (the
+  /// instance itself is created lazily by the worker, with the first task's init_arg).
+  void submit(actor_module& module, std::string_view id, task* t);
+
+  /// Dispatcher: deactivates actors idle for longer than `idle` (hook reason idle); returns how
+  /// many were retired. Busy actors are skipped.
+  size_t retire_idle(clock::duration idle);
+
+  /// Dispatcher: deactivates every actor (hook reason shutdown), waits for the workers to finish
+  /// them, and stops the workers. Call after all submitted tasks completed.
+  void shutdown();
+
+  /// Dispatcher: number of actor slots in the directory.
+  size_t live_actors() const noexcept { return live_; }
+
+  const runtime_stats& stats() const noexcept { return stats_; }
+
+ private:
+  void worker_loop();
+  void run_slot(activation* a);
+  void run_task(activation* a, task* t);
+  void finish_retire(activation* a);
+  bool try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
+                  int64_t idle_before_ns);
+
+  runtime_config config_;
+  completion_sink& sink_;
+  run_queue<activation*> ready_;
+  std::vector<std::thread> workers_;
+  std::vector<actor_module*> modules_seen_;  // dispatcher: modules that have slots
+  size_t live_ = 0;
+  runtime_stats stats_;
+  std::atomic<uint64_t> next_activation_{1};
+  std::atomic<size_t> retiring_{0};
+};
+
+}  // namespace mesh::host
