@@ -128,7 +128,9 @@ class value {
       case msgpack::type::FLOAT32:
       case msgpack::type::FLOAT64: {
         const double d = obj_->via.f64;
-        if (d != static_cast<double>(static_cast<int64_t>(d))) throw rejected("expected an integer");
+        // Range first: converting NaN or an out-of-range double to int64_t is undefined.
+        if (!(d >= -0x1p63 && d < 0x1p63) || d != static_cast<double>(static_cast<int64_t>(d)))
+          throw rejected("expected an integer");
         return static_cast<int64_t>(d);
       }
       default: throw rejected("expected an integer");
