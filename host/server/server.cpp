@@ -148,7 +148,12 @@ void server::run() {
     if (auto next = next_deadline(); next && *next - now < wait)
       wait = std::max(std::chrono::milliseconds(0),
                       std::chrono::ceil<std::chrono::milliseconds>(*next - now));
-    zmq::poll(items, 3, wait);
+    try {
+      zmq::poll(items, 3, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait: carry on
+      for (auto& item : items) item.revents = 0;
+    }
     receive_batch();
     drain_completions();
     if (items[2].revents & ZMQ_POLLIN) apply_pending_plugins();
@@ -173,13 +178,20 @@ void server::run() {
   const size_t actors = runtime_->live_actors();
   runtime_->shutdown();
   drain_completions();
+  // Give the last replies a moment to leave (linger 0 would drop them at close).
+  socket_.set(zmq::sockopt::linger, 1000);
   spdlog::info("stopped: {} actors deactivated", actors);
 }
 
 void server::receive_batch() {
   for (int i = 0; i < max_batch; ++i) {
     auto in = std::make_unique<inbound>();
-    if (!socket_.recv(in->routing_id, zmq::recv_flags::dontwait)) return;
+    try {
+      if (!socket_.recv(in->routing_id, zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return;
+      throw;
+    }
     bool more = in->routing_id.more();
     size_t extra_frames = 0;
     if (more) {
