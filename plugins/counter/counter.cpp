@@ -20,8 +20,10 @@ class counter {
   void call(const sdk::value& msg, sdk::writer& reply) {
     const std::string_view op = msg["op"].as_string();
     if (op == "incr") {
-      if (__builtin_add_overflow(count_, msg["by"].as_int(1), &count_))
+      int64_t next = 0;  // a rejected request must leave the count as it was
+      if (__builtin_add_overflow(count_, msg["by"].as_int(1), &next))
         throw sdk::rejected("counter would overflow");
+      count_ = next;
     } else if (op == "crash") {
       throw std::runtime_error("counter crashed on request");
     } else if (op != "get") {
