@@ -1,0 +1,47 @@
+// What a mesh-bench run is asked to do: counts, pipelining depths, time limits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mesh::bench {
+
+/// Everything the command line sets. Defaults are the full benchmark; make_quick() shrinks it.
+struct bench_options {
+  /// Worker threads of the runtime (local) or of the meshd the bench starts (client).
+  unsigned workers = 2;
+  /// Actors created by the activation phase (each with one call); also the memory sample.
+  uint64_t activations = 100'000;
+  /// Existing actors the spread phase calls round-robin.
+  uint64_t spread_actors = 5'000;
+  /// Sequential calls of the latency phase.
+  uint64_t latency_calls = 10'000;
+  size_t activation_inflight = 500;
+  size_t hot_inflight = 200;
+  size_t spread_inflight = 500;
+  /// How long each open-ended throughput phase (hot, spread) runs.
+  std::chrono::milliseconds duration{3000};
+  /// Upper bound for phases defined by a count (activations, latency): they stop early and
+  /// report what they did when it passes, so a slow machine still finishes.
+  std::chrono::milliseconds phase_limit{30'000};
+  /// A phase in which nothing completes for this long has failed (a bug, not slowness).
+  std::chrono::milliseconds stall_limit{10'000};
+  /// Client mode: the host to measure; empty starts a meshd child process.
+  std::string connect;
+  bool quick = false;
+  bool json = false;
+};
+
+/// Tiny counts that finish in a few seconds: proves the benchmark works, measures nothing.
+inline void make_quick(bench_options& o) {
+  o.quick = true;
+  o.activations = 2'000;
+  o.spread_actors = 500;
+  o.latency_calls = 300;
+  o.duration = std::chrono::milliseconds(250);
+  o.phase_limit = std::chrono::milliseconds(10'000);
+}
+
+}  // namespace mesh::bench

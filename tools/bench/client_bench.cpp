@@ -1,0 +1,349 @@
+// One DEALER socket keeps N requests in flight: it sends N, then sends one more for each reply
+// it takes. Requests are encoded with mesh::wire (mesh_client is synchronous, one request at a
+// time). The raw baseline sends frames of the same size as the Mesh requests to a ROUTER that
+// echoes them, with the same number in flight, right after each Mesh phase: the machine is
+// shared, so the ratio mesh/raw says more than either number alone.
+#include "client_bench.hpp"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "child_process.hpp"
+#include "wire/wire.hpp"
+
+namespace mesh::bench {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// What one pipelined run did.
+struct run_result {
+  uint64_t completed = 0;
+  double seconds = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
+};
+
+/// Produces request frames and checks reply frames for one phase. The Mesh kind encodes call
+/// envelopes for ids[i % ids.size()] and decodes the replies; the raw kind sends a fixed frame
+/// and checks that the same number of bytes comes back.
+class traffic {
+ public:
+  /// Mesh calls of `module` (`capability`) with `payload`.
+  traffic(std::string_view capability, std::string_view module, std::span<const std::string> ids,
+          const std::vector<uint8_t>& payload)
+      : capability_(capability), module_(module), ids_(ids), payload_(payload) {}
+
+  /// Raw frames of `size` bytes.
+  explicit traffic(size_t size) : raw_(std::in_place, size, 'x') {}
+
+  /// The frame of request number `i`.
+  std::pair<const void*, size_t> frame(uint64_t i) {
+    if (raw_) return {raw_->data(), raw_->size()};
+    wire::request req;
+    req.kind = wire::op::call;
+    req.rid = i + 1;
+    req.capability = capability_;
+    req.module = module_;
+    const std::string& id = ids_[i % ids_.size()];
+    req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
+    req.payload = {payload_.data(), payload_.size()};
+    buffer_.clear();
+    wire::encode_request(buffer_, req);
+    return {buffer_.data(), buffer_.size()};
+  }
+
+  /// Throws unless `reply` is a successful answer.
+  void check(const zmq::message_t& reply) {
+    if (raw_) {
+      if (reply.size() != raw_->size()) throw std::runtime_error("raw echo returned wrong size");
+      return;
+    }
+    zone_.clear();
+    auto r = wire::decode_reply(reply.data<uint8_t>(), reply.size(), zone_);
+    if (!r) throw std::runtime_error("undecodable reply: " + r.error().message);
+    if (!r->ok)
+      throw std::runtime_error("call failed: " + r->error_code + ": " + r->error_message);
+  }
+
+ private:
+  std::string_view capability_, module_;
+  std::span<const std::string> ids_;
+  std::vector<uint8_t> payload_;
+  std::optional<std::string> raw_;
+  wire::buffer buffer_;
+  msgpack::zone zone_;
+};
+
+/// A DEALER socket driving one host (Mesh or the raw echo).
+class dealer {
+ public:
+  dealer(zmq::context_t& context, const std::string& endpoint, const bench_options& options)
+      : socket_(context, zmq::socket_type::dealer), options_(options) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvhwm, 100'000);
+    socket_.set(zmq::sockopt::sndhwm, 100'000);
+    socket_.connect(endpoint);
+  }
+
+  /// Keeps `inflight` requests outstanding until `count` completed or `limit` passed.
+  run_result pipeline(traffic& t, size_t inflight, uint64_t count, clock::duration limit) {
+    uint64_t sent = 0, completed = 0;
+    const auto start = clock::now();
+    const auto stop_at = start + limit;
+    bool stopping = false;
+    while (sent < std::min<uint64_t>(inflight, count)) send(t, sent++);
+    zmq::message_t reply;
+    while (completed < sent) {
+      wait();
+      while (socket_.recv(reply, zmq::recv_flags::dontwait)) {
+        t.check(reply);
+        ++completed;
+        if (!stopping && sent < count) send(t, sent++);
+      }
+      if (!stopping && clock::now() >= stop_at) stopping = true;
+    }
+    return {completed, seconds_between(start, clock::now())};
+  }
+
+  /// One request at a time; the round trip of each, in ns.
+  std::vector<int64_t> sequential(traffic& t, uint64_t count, clock::duration limit) {
+    std::vector<int64_t> samples;
+    samples.reserve(count);
+    const auto stop_at = clock::now() + limit;
+    zmq::message_t reply;
+    for (uint64_t i = 0; i < count; ++i) {
+      const auto start = clock::now();
+      if (start >= stop_at) break;
+      send(t, i);
+      for (;;) {
+        if (socket_.recv(reply, zmq::recv_flags::dontwait)) break;
+        wait();
+      }
+      samples.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count());
+      t.check(reply);
+    }
+    return samples;
+  }
+
+ private:
+  void send(traffic& t, uint64_t i) {
+    const auto [data, size] = t.frame(i);
+    socket_.send(zmq::const_buffer(data, size), zmq::send_flags::none);
+  }
+
+  void wait() {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, options_.stall_limit) == 0)
+      throw std::runtime_error("no reply for " + std::to_string(options_.stall_limit.count()) +
+                               " ms");
+  }
+
+  zmq::socket_t socket_;
+  const bench_options& options_;
+};
+
+uint64_t ops_of(const run_result& r) { return r.completed; }
+uint64_t ops_of(const std::vector<int64_t>& samples) { return samples.size(); }
+
+std::vector<std::string> make_ids(const std::string& prefix, uint64_t count) {
+  std::vector<std::string> ids;
+  ids.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) ids.push_back(prefix + std::to_string(i));
+  return ids;
+}
+
+size_t frame_size(traffic& t) { return t.frame(0).second; }
+
+/// CPU microseconds process `pid` spent per operation while `run` did `ops()` of them; nullopt
+/// when the process is not ours to watch (pid 0).
+template <class Run>
+auto measured(int pid, Run&& run, std::optional<double>& cpu_us_per_op) {
+  const double before = pid != 0 ? cpu_seconds(pid) : 0;
+  auto result = run();
+  if (pid != 0) {
+    const double ops = static_cast<double>(ops_of(result));
+    if (ops > 0) cpu_us_per_op = (cpu_seconds(pid) - before) * 1e6 / ops;
+  }
+  return result;
+}
+
+std::string fixed(double v, int digits = 1) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string cpu_text(const std::optional<double>& cpu, const std::optional<double>& raw_cpu) {
+  if (!cpu || !raw_cpu) return "";
+  return "; server CPU " + fixed(*cpu, 2) + " us/op (raw " + fixed(*raw_cpu, 2) + ")";
+}
+
+}  // namespace
+
+void run_client(const bench_options& o, const std::string& self, bench_report& report) {
+  const std::string mode = "client";
+  temp_dir dir;
+  const auto start_timeout = std::chrono::milliseconds(15'000);
+
+  std::optional<child_process> meshd;
+  std::string endpoint = o.connect;
+  if (endpoint.empty()) {
+    meshd.emplace(std::vector<std::string>{MESHD_PATH, "--listen", "tcp://127.0.0.1:*",
+                                           "--plugins", MESH_EXAMPLE_PLUGIN_DIR, "--ready-file",
+                                           (dir.path() / "meshd.ready").string(), "--workers",
+                                           std::to_string(o.workers), "--log-level", "warn"},
+                  dir.path() / "meshd.ready", dir.path() / "meshd.log", start_timeout);
+    endpoint = meshd->endpoint();
+    progress(mode, "started meshd (pid " + std::to_string(meshd->pid()) + ", " +
+                       std::to_string(o.workers) + " workers) on " + endpoint);
+    report.note("client_host", "meshd child, " + std::to_string(o.workers) + " workers");
+  } else {
+    report.note("client_host", endpoint + " (workers as configured there)");
+  }
+  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+                      (dir.path() / "echo.ready").string()},
+                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  progress(mode, "started raw ZeroMQ echo (pid " + std::to_string(echo.pid()) + ") on " +
+                     echo.endpoint());
+
+  const int host_pid = meshd ? meshd->pid() : 0;
+  zmq::context_t context(1);
+  dealer host(context, endpoint, o);
+  dealer raw(context, echo.endpoint(), o);
+
+  const auto incr = nlohmann::json::to_msgpack({{"op", "incr"}, {"by", 1}});
+  const auto echo_payload =
+      nlohmann::json::to_msgpack({{"seq", 1}, {"data", "0123456789abcdef"}});
+  // Fresh ids on every run, so that a long-running host really activates new actors.
+  const std::string run = "r" + std::to_string(::getpid()) + "-" +
+                          std::to_string(clock::now().time_since_epoch().count() % 1'000'000) +
+                          "-";
+
+  // Warm-up: connections established, both plugins' first calls done.
+  {
+    const std::vector<std::string> warm = {run + "warm"};
+    traffic e("bench", "Echo", warm, echo_payload), c("counter", "Counter", warm, incr);
+    host.pipeline(e, 50, 1'000, o.phase_limit);
+    host.pipeline(c, 50, 1'000, o.phase_limit);
+    traffic r(frame_size(e));
+    raw.pipeline(r, 50, 1'000, o.phase_limit);
+  }
+
+  // (a) activations, and meshd's memory per idle actor when it is our child.
+  {
+    const auto ids = make_ids(run + "act-", o.activations);
+    traffic t("counter", "Counter", ids, incr);
+    traffic r(frame_size(t));
+    const uint64_t rss_before = meshd ? resident_bytes(meshd->pid()) : 0;
+    progress(mode, "activations: " + thousands(static_cast<double>(ids.size())) +
+                       " new Counter actors, " + std::to_string(o.activation_inflight) +
+                       " in flight");
+    std::optional<double> cpu, raw_cpu;
+    const run_result m = measured(
+        host_pid, [&] { return host.pipeline(t, o.activation_inflight, ids.size(), o.phase_limit); },
+        cpu);
+    const uint64_t rss_after = meshd ? resident_bytes(meshd->pid()) : 0;
+    const run_result b = measured(
+        echo.pid(), [&] { return raw.pipeline(r, o.activation_inflight, UINT64_MAX, o.duration); },
+        raw_cpu);
+    progress(mode, "  " + thousands(m.rate()) + " activations/s; raw echo " +
+                       thousands(b.rate()) + " msgs/s" + cpu_text(cpu, raw_cpu));
+    report.add({mode, "activations_per_s",
+                "activations/s (new Counter, " + std::to_string(o.activation_inflight) +
+                    " in flight)",
+                m.rate(), "/s", true, b.rate(), std::nullopt, m.completed, m.seconds, cpu, raw_cpu});
+    if (meshd) {
+      const double per = (static_cast<double>(rss_after) - static_cast<double>(rss_before)) /
+                         static_cast<double>(m.completed);
+      progress(mode, "  meshd RSS per idle actor: " + thousands(per) + " B");
+      report.add({mode, "meshd_rss_per_idle_actor_bytes", "meshd RSS per idle actor (Counter)",
+                  per, "B", false, std::nullopt, std::nullopt, m.completed, 0});
+    }
+  }
+
+  // (b) one hot actor.
+  {
+    const std::vector<std::string> hot = {run + "hot"};
+    traffic t("bench", "Echo", hot, echo_payload);
+    traffic r(frame_size(t));
+    progress(mode, "hot actor: Echo, " + std::to_string(o.hot_inflight) + " in flight, " +
+                       std::to_string(o.duration.count()) + " ms");
+    std::optional<double> cpu, raw_cpu;
+    const run_result m = measured(
+        host_pid, [&] { return host.pipeline(t, o.hot_inflight, UINT64_MAX, o.duration); }, cpu);
+    const run_result b = measured(
+        echo.pid(), [&] { return raw.pipeline(r, o.hot_inflight, UINT64_MAX, o.duration); },
+        raw_cpu);
+    progress(mode, "  " + thousands(m.rate()) + " calls/s; raw echo " + thousands(b.rate()) +
+                       " msgs/s" + cpu_text(cpu, raw_cpu));
+    report.add({mode, "calls_hot_per_s",
+                "calls/s, one hot Echo actor, " + std::to_string(o.hot_inflight) + " in flight",
+                m.rate(), "/s", true, b.rate(), std::nullopt, m.completed, m.seconds, cpu,
+                raw_cpu});
+  }
+
+  // (c) calls spread over existing actors, and (d) sequential latency.
+  {
+    const auto ids = make_ids(run + "spread-", o.spread_actors);
+    traffic t("counter", "Counter", ids, incr);
+    traffic r(frame_size(t));
+    host.pipeline(t, o.spread_inflight, ids.size(), o.phase_limit);  // activate them
+    progress(mode, "spread: " + thousands(static_cast<double>(ids.size())) +
+                       " existing Counter actors, " + std::to_string(o.spread_inflight) +
+                       " in flight, " + std::to_string(o.duration.count()) + " ms");
+    std::optional<double> cpu, raw_cpu;
+    const run_result m = measured(
+        host_pid, [&] { return host.pipeline(t, o.spread_inflight, UINT64_MAX, o.duration); },
+        cpu);
+    const run_result b = measured(
+        echo.pid(), [&] { return raw.pipeline(r, o.spread_inflight, UINT64_MAX, o.duration); },
+        raw_cpu);
+    progress(mode, "  " + thousands(m.rate()) + " calls/s; raw echo " + thousands(b.rate()) +
+                       " msgs/s" + cpu_text(cpu, raw_cpu));
+    report.add({mode, "calls_spread_per_s",
+                "calls/s, " + thousands(static_cast<double>(ids.size())) +
+                    " Counter actors, " + std::to_string(o.spread_inflight) + " in flight",
+                m.rate(), "/s", true, b.rate(), std::nullopt, m.completed, m.seconds, cpu,
+                raw_cpu});
+
+    const std::span<const std::string> one(ids.data(), 1);
+    traffic seq("counter", "Counter", one, incr);
+    traffic seq_raw(frame_size(seq));
+    progress(mode, "latency: " + thousands(static_cast<double>(o.latency_calls)) +
+                       " sequential calls to one warm Counter actor, then raw echo");
+    std::optional<double> seq_cpu, seq_raw_cpu;
+    auto ms = measured(
+        host_pid, [&] { return host.sequential(seq, o.latency_calls, o.phase_limit); }, seq_cpu);
+    auto bs = measured(
+        echo.pid(), [&] { return raw.sequential(seq_raw, o.latency_calls, o.phase_limit); },
+        seq_raw_cpu);
+    const uint64_t calls = ms.size();
+    const percentiles mp = percentiles_of(ms), bp = percentiles_of(bs);
+    progress(mode, "  p50 " + fixed(mp.p50) + " us (raw " + fixed(bp.p50) + "), p99 " +
+                       fixed(mp.p99) + " us (raw " + fixed(bp.p99) + ")");
+    report.add({mode, "latency_p50_us", "latency p50, sequential calls", mp.p50, "us", false,
+                bp.p50, std::nullopt, calls, 0, seq_cpu, seq_raw_cpu});
+    report.add({mode, "latency_p95_us", "latency p95, sequential calls", mp.p95, "us", false,
+                bp.p95, std::nullopt, calls, 0});
+    report.add({mode, "latency_p99_us", "latency p99, sequential calls", mp.p99, "us", false,
+                bp.p99, std::nullopt, calls, 0});
+  }
+
+  if (meshd && !meshd->stop(std::chrono::milliseconds(15'000)))
+    throw std::runtime_error("meshd did not stop on SIGTERM within 15 s");
+  echo.stop(std::chrono::milliseconds(5'000));
+}
+
+}  // namespace mesh::bench

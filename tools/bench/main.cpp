@@ -1,0 +1,86 @@
+// mesh-bench: measures a Mesh host in-process (`local`) and over ZeroMQ (`client`), each phase
+// bounded in time, and prints a summary table (or JSON). Exits non-zero only when the
+// benchmark itself breaks (a call fails, a host stops answering), never because of a number.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "bench_options.hpp"
+#include "bench_report.hpp"
+#include "client_bench.hpp"
+#include "local_bench.hpp"
+#include "raw_echo.hpp"
+
+namespace {
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mesh::bench::bench_options o;
+  CLI::App app{
+      "mesh-bench: measures Mesh in-process (local) and over ZeroMQ (client, beside a raw "
+      "ZeroMQ echo). Progress on stderr, the summary on stdout."};
+  app.require_subcommand(1);
+  double duration_s = 3.0;
+  app.add_flag("--quick", o.quick, "tiny counts: proves the benchmark works in a few seconds");
+  app.add_flag("--json", o.json, "print the results as one JSON document instead of a table");
+  app.add_option("--workers", o.workers, "runtime workers (local) or meshd --workers (client)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  app.add_option("--activations", o.activations, "new actors created by the activation phase")
+      ->capture_default_str();
+  app.add_option("--spread-actors", o.spread_actors, "existing actors the spread phase calls")
+      ->capture_default_str();
+  app.add_option("--latency-calls", o.latency_calls, "sequential calls of the latency phase")
+      ->capture_default_str();
+  app.add_option("--duration", duration_s, "seconds each throughput phase runs")
+      ->capture_default_str();
+  app.fallthrough();
+
+  auto* local = app.add_subcommand("local", "the runtime in-process, with the example plugins");
+  auto* client = app.add_subcommand("client", "a host over ZeroMQ, beside a raw ZeroMQ echo");
+  client->add_option("--connect", o.connect,
+                     "host endpoint, e.g. tcp://127.0.0.1:7100 (default: start a meshd child)");
+  auto* all = app.add_subcommand("all", "local, then client (with a meshd child)");
+  std::string echo_listen = "tcp://127.0.0.1:*", echo_ready;
+  auto* echo = app.add_subcommand("raw-echo", "");  // internal: the raw baseline's server
+  echo->group("");
+  echo->add_option("--listen", echo_listen);
+  echo->add_option("--ready-file", echo_ready)->required();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (echo->parsed()) return mesh::bench::run_raw_echo(echo_listen, echo_ready);
+    o.duration = std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000));
+    if (o.quick) mesh::bench::make_quick(o);
+
+    mesh::bench::bench_report report;
+    report.note("date", now_utc());
+    report.note("cores", std::thread::hardware_concurrency());
+    report.note("quick", o.quick);
+    const std::string self = std::filesystem::canonical("/proc/self/exe").string();
+    if (local->parsed() || all->parsed()) mesh::bench::run_local(o, report);
+    if (client->parsed() || all->parsed()) mesh::bench::run_client(o, self, report);
+    if (o.json) {
+      std::cout << report.to_json().dump(2) << std::endl;
+    } else {
+      std::cout << report.table() << std::flush;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "mesh-bench: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
