@@ -1,0 +1,195 @@
+#include "placement/placement.hpp"
+
+#include <dlfcn.h>
+#include <mesh/placement_abi.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/dll/shared_library.hpp>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "wire/wire.hpp"
+
+namespace mesh::host {
+namespace {
+
+/// MurmurHash3 fmix64, exactly the finalizer that mesh::wire::id_hash ends with.
+constexpr uint64_t fmix64(uint64_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+class rendezvous_strategy final : public placement_strategy {
+ public:
+  std::string name() const override { return "rendezvous"; }
+  size_t owner(uint32_t shard, uint32_t /*shards*/,
+               const std::vector<std::string>& hosts) const override {
+    size_t best = 0;
+    uint64_t best_weight = 0;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      const uint64_t w = rendezvous_weight(hosts[i], shard);
+      // Equal weights: the smaller name wins, whatever the order of `hosts`.
+      if (i == 0 || w > best_weight || (w == best_weight && hosts[i] < hosts[best])) {
+        best = i;
+        best_weight = w;
+      }
+    }
+    return best;
+  }
+};
+
+class modulo_strategy final : public placement_strategy {
+ public:
+  std::string name() const override { return "modulo"; }
+  size_t owner(uint32_t shard, uint32_t /*shards*/,
+               const std::vector<std::string>& hosts) const override {
+    return hosts.empty() ? 0 : shard % hosts.size();
+  }
+};
+
+/// A strategy from a placement plugin. Owns the library: the function pointer and the name
+/// stay valid for exactly as long as this object lives.
+class plugin_strategy final : public placement_strategy {
+ public:
+  plugin_strategy(boost::dll::shared_library library, std::string name,
+                  mesh_placement_owner_fn owner_fn)
+      : library_(std::move(library)), name_(std::move(name)), owner_fn_(owner_fn) {}
+
+  std::string name() const override { return "plugin:" + name_; }
+
+  size_t owner(uint32_t shard, uint32_t shards,
+               const std::vector<std::string>& hosts) const override {
+    if (hosts.empty()) return 0;
+    std::vector<const char*> names;
+    names.reserve(hosts.size());
+    for (const auto& h : hosts) names.push_back(h.c_str());
+    // Checked at load, but never trusted at run time: an index out of range cannot escape.
+    return owner_fn_(shard, shards, names.data(), names.size()) % hosts.size();
+  }
+
+ private:
+  boost::dll::shared_library library_;
+  std::string name_;
+  mesh_placement_owner_fn owner_fn_;
+};
+
+std::string version_string(uint32_t packed) {
+  return std::to_string(packed >> 16) + "." + std::to_string(packed & 0xffff);
+}
+
+bool valid_name(const char* s) {
+  if (s == nullptr || *s == '\0') return false;
+  for (size_t n = 0; s[n] != '\0'; ++n) {
+    const unsigned char c = static_cast<unsigned char>(s[n]);
+    if (n >= 64 || c < 0x21 || c == 0x7f) return false;  // printable, no spaces, short
+  }
+  return true;
+}
+
+/// Calls the plugin on synthetic views (1..8 hosts, shards 0..63 of 64 and of 4096) and returns
+/// the answers, or an error on the first index out of range.
+tl::expected<std::vector<size_t>, std::string> probe(mesh_placement_owner_fn owner_fn) {
+  static constexpr std::array<const char*, 8> pool = {"probe-a", "probe-b", "probe-c", "probe-d",
+                                                      "probe-e", "probe-f", "probe-g", "probe-h"};
+  std::vector<size_t> answers;
+  for (const size_t count : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{8}}) {
+    for (const uint32_t shards : {uint32_t{64}, uint32_t{4096}}) {
+      for (uint32_t shard = 0; shard < std::min<uint32_t>(shards, 64); ++shard) {
+        const size_t index = owner_fn(shard, shards, pool.data(), count);
+        if (index >= count)
+          return tl::unexpected("returned owner index " + std::to_string(index) + " for shard " +
+                                std::to_string(shard) + " of " + std::to_string(shards) +
+                                " among " + std::to_string(count) + " hosts");
+        answers.push_back(index);
+      }
+    }
+  }
+  return answers;
+}
+
+}  // namespace
+
+uint64_t rendezvous_weight(std::string_view host, uint32_t shard) noexcept {
+  const uint64_t h =
+      wire::id_hash(wire::bytes_view{reinterpret_cast<const uint8_t*>(host.data()), host.size()});
+  return fmix64(h ^ (uint64_t{shard} * 0x9E3779B97F4A7C15ULL));
+}
+
+std::unique_ptr<placement_strategy> make_rendezvous() {
+  return std::make_unique<rendezvous_strategy>();
+}
+
+std::unique_ptr<placement_strategy> make_modulo() { return std::make_unique<modulo_strategy>(); }
+
+tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_plugin(
+    const std::string& path) {
+  const auto refuse = [&](const std::string& reason) {
+    return tl::unexpected("placement plugin " + path + ": " + reason);
+  };
+  boost::dll::shared_library library;
+  boost::dll::fs::error_code ec;
+  library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec || !library.is_loaded()) {
+    const char* why = ::dlerror();
+    return refuse("not a loadable shared library (" +
+                  (why != nullptr ? std::string(why) : ec.message()) + ")");
+  }
+  if (!library.has(MESH_PLACEMENT_ABI_VERSION_SYMBOL))
+    return refuse("missing entry point " MESH_PLACEMENT_ABI_VERSION_SYMBOL
+                  " (not a placement plugin?)");
+  const uint32_t version = library.get<uint32_t()>(MESH_PLACEMENT_ABI_VERSION_SYMBOL)();
+  if ((version >> 16) != MESH_PLACEMENT_ABI_VERSION_MAJOR ||
+      (version & 0xffff) > MESH_PLACEMENT_ABI_VERSION_MINOR)
+    return refuse(
+        "placement ABI " + version_string(version) + " is incompatible with host placement ABI " +
+        version_string(MESH_PLACEMENT_ABI_VERSION) + " (major must match, minor must be <= " +
+        std::to_string(MESH_PLACEMENT_ABI_VERSION_MINOR) + ")");
+  for (const char* symbol : {MESH_PLACEMENT_NAME_SYMBOL, MESH_PLACEMENT_OWNER_SYMBOL})
+    if (!library.has(symbol)) return refuse(std::string("missing entry point ") + symbol);
+  const char* name = library.get<const char*()>(MESH_PLACEMENT_NAME_SYMBOL)();
+  if (!valid_name(name))
+    return refuse("empty, unprintable or too long name (at most 64 printable bytes, no spaces)");
+  const mesh_placement_owner_fn owner_fn =
+      &library.get<std::remove_pointer_t<mesh_placement_owner_fn>>(MESH_PLACEMENT_OWNER_SYMBOL);
+  const auto first = probe(owner_fn);
+  if (!first) return refuse(first.error());
+  const auto second = probe(owner_fn);
+  if (!second) return refuse(second.error());
+  if (*first != *second)
+    return refuse("not deterministic: the same probe gave different owners twice");
+  return std::make_unique<plugin_strategy>(std::move(library), name, owner_fn);
+}
+
+tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
+    const std::string& spec) {
+  if (spec == "rendezvous") return make_rendezvous();
+  if (spec == "modulo") return make_modulo();
+  if (spec.size() > 3 && spec.ends_with(".so")) return load_placement_plugin(spec);
+  return tl::unexpected("unknown placement \"" + spec +
+                        "\" (expected rendezvous, modulo or a path to a placement plugin .so)");
+}
+
+shard_table build_shard_table(const placement_strategy& strategy, uint32_t shards,
+                              std::vector<std::string> hosts) {
+  std::sort(hosts.begin(), hosts.end());
+  hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+  if (hosts.size() > 65536)
+    throw std::length_error("placement over " + std::to_string(hosts.size()) +
+                            " hosts: at most 65536 are supported");
+  shard_table table;
+  table.hosts = std::move(hosts);
+  if (table.hosts.empty()) return table;
+  table.owner_of.resize(shards);
+  for (uint32_t shard = 0; shard < shards; ++shard)
+    table.owner_of[shard] =
+        static_cast<uint16_t>(strategy.owner(shard, shards, table.hosts) % table.hosts.size());
+  return table;
+}
+
+}  // namespace mesh::host
