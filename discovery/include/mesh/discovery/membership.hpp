@@ -1,0 +1,117 @@
+// The membership state machine: merges gossip, detects failures, and yields the view of live
+// hosts that placement is computed from. No sockets and no clock of its own: the caller passes
+// `now`, so tests step time instead of waiting for it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mesh/discovery/member.hpp"
+
+namespace mesh::discovery {
+
+using clock = std::chrono::steady_clock;
+
+/// Failure-detection timing.
+struct failure_profile {
+  /// How often a host publishes its gossip (its heartbeat).
+  std::chrono::milliseconds heartbeat{500};
+  /// Silence after which a peer is suspected.
+  std::chrono::milliseconds suspect_after{1500};
+  /// Silence after which a suspected peer is declared dead (with a second host's confirmation
+  /// when more than two hosts are alive).
+  std::chrono::milliseconds dead_after{3000};
+  /// How long a dead or departed host is remembered (so stale gossip cannot revive it).
+  std::chrono::milliseconds forget_after{60000};
+
+  /// Production default: a crash is noticed in about 3-3.5 s.
+  static failure_profile standard() { return {}; }
+  /// For tests: a crash is noticed in about 1 s.
+  static failure_profile test() {
+    return {std::chrono::milliseconds(100), std::chrono::milliseconds(350),
+            std::chrono::milliseconds(800), std::chrono::milliseconds(60000)};
+  }
+};
+
+/// One host as this host sees it.
+struct member_info {
+  member_record record;
+  member_status status = member_status::alive;
+  bool self = false;
+  clock::time_point last_heard{};
+};
+
+/// The hosts that own keys right now: alive or suspected (not dead, not leaving), compatible.
+struct member_view {
+  std::vector<member_record> members;  ///< sorted by name
+  uint64_t epoch = 0;                  ///< hash of the members' names, incarnations, capabilities
+
+  /// Names of the members with `capability`, sorted.
+  std::vector<std::string> hosts_with(const std::string& capability) const;
+  const member_record* find(const std::string& name) const;
+};
+
+/// What changed in one step, for logs and counters.
+struct membership_event {
+  enum kind { joined, updated, suspected, recovered, died, left, refuted, refused } what;
+  std::string name;
+  std::string detail;
+};
+
+class membership {
+ public:
+  /// `self` is this host's record (its incarnation must grow across restarts).
+  membership(member_record self, failure_profile profile);
+
+  /// Merges a gossip message that arrived from its sender at `now`.
+  void on_gossip(const gossip_message& msg, clock::time_point now);
+  /// Advances failure detection to `now`.
+  void tick(clock::time_point now);
+
+  /// Changes this host's capabilities (sorted inside); bumps its version.
+  void set_capabilities(std::vector<std::string> capabilities);
+  /// Announces that this host is leaving; bumps its version.
+  void set_leaving();
+
+  /// The next message to publish (increments the sequence number).
+  gossip_message make_gossip();
+  /// The current view; recomputed after every change.
+  const member_view& view() const noexcept { return view_; }
+  /// Every member known (self included), for queries and logs.
+  std::vector<member_info> members() const;
+  /// Gossip endpoints of every known peer (for the SUB socket).
+  std::vector<std::string> peer_gossip_endpoints() const;
+  /// Events since the last call.
+  std::vector<membership_event> take_events();
+
+  const member_record& self() const noexcept { return self_; }
+  const failure_profile& profile() const noexcept { return profile_; }
+
+ private:
+  struct peer {
+    member_info info;
+    std::set<std::string> suspected_by;  ///< hosts whose gossip says suspect/dead
+    clock::time_point status_since{};
+  };
+
+  bool compatible(const member_record& r, std::string* why) const;
+  void merge_record(const member_record& r, bool direct, clock::time_point now);
+  void merge_opinion(const std::string& from, const digest_entry& e, clock::time_point now);
+  void set_status(peer& p, member_status s, clock::time_point now, std::string detail = {});
+  size_t alive_peers_except(const std::string& name) const;
+  void rebuild_view();
+
+  member_record self_;
+  failure_profile profile_;
+  uint64_t seq_ = 0;
+  std::map<std::string, peer> peers_;
+  std::set<std::string> refused_;  ///< incompatible hosts already logged
+  member_view view_;
+  std::vector<membership_event> events_;
+};
+
+}  // namespace mesh::discovery

@@ -1,0 +1,302 @@
+#include "mesh/discovery/membership.hpp"
+
+#include <algorithm>
+
+namespace mesh::discovery {
+namespace {
+
+uint64_t mix(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
+  h *= 0x100000001b3ULL;
+  return h;
+}
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (8 * i)) & 0xff;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::vector<std::string> member_view::hosts_with(const std::string& capability) const {
+  std::vector<std::string> out;
+  for (const auto& m : members)
+    if (m.has_capability(capability)) out.push_back(m.name);
+  return out;
+}
+
+const member_record* member_view::find(const std::string& name) const {
+  for (const auto& m : members)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+membership::membership(member_record self, failure_profile profile)
+    : self_(std::move(self)), profile_(profile) {
+  std::sort(self_.capabilities.begin(), self_.capabilities.end());
+  self_.capabilities.erase(std::unique(self_.capabilities.begin(), self_.capabilities.end()),
+                           self_.capabilities.end());
+  rebuild_view();
+}
+
+bool membership::compatible(const member_record& r, std::string* why) const {
+  if (r.shards != self_.shards) {
+    *why = "shard count " + std::to_string(r.shards) + " differs from ours (" +
+           std::to_string(self_.shards) + ")";
+    return false;
+  }
+  if (r.strategy != self_.strategy) {
+    *why = "placement strategy \"" + r.strategy + "\" differs from ours (\"" + self_.strategy +
+           "\")";
+    return false;
+  }
+  return true;
+}
+
+void membership::on_gossip(const gossip_message& msg, clock::time_point now) {
+  if (msg.from.name == self_.name) return;  // our own message (we subscribed to ourselves)
+  std::string why;
+  if (!compatible(msg.from, &why)) {
+    if (refused_.insert(msg.from.name).second)
+      events_.push_back({membership_event::refused, msg.from.name, why});
+    return;
+  }
+  merge_record(msg.from, true, now);
+  for (const auto& e : msg.members) merge_opinion(msg.from.name, e, now);
+}
+
+void membership::merge_record(const member_record& r, bool direct, clock::time_point now) {
+  if (r.name == self_.name || r.name.empty()) return;
+  std::string why;
+  if (!compatible(r, &why)) return;  // logged when its own gossip arrives
+  auto it = peers_.find(r.name);
+  if (it == peers_.end()) {
+    if (r.leaving) return;  // never learn a departing host
+    peer p;
+    p.info.record = r;
+    p.info.status = member_status::alive;
+    p.info.last_heard = now;  // grace: give it suspect_after to be heard directly
+    p.status_since = now;
+    peers_.emplace(r.name, std::move(p));
+    events_.push_back({membership_event::joined, r.name,
+                       "incarnation " + std::to_string(r.incarnation) +
+                           (direct ? "" : ", learned from gossip")});
+    rebuild_view();
+    return;
+  }
+  peer& p = it->second;
+  bool view_changed = false;
+  if (r.newer_than(p.info.record.incarnation, p.info.record.version)) {
+    const bool restarted = r.incarnation != p.info.record.incarnation;
+    const bool caps_changed = r.capabilities != p.info.record.capabilities;
+    p.info.record = r;
+    if (restarted) p.suspected_by.clear();
+    if (p.info.status == member_status::dead && !r.leaving) {
+      p.suspected_by.clear();
+      p.info.last_heard = now;
+      set_status(p, member_status::alive, now,
+                 restarted ? "rejoined with incarnation " + std::to_string(r.incarnation)
+                           : "refuted its death");
+      view_changed = true;
+    } else if (r.leaving && p.info.status != member_status::leaving &&
+               p.info.status != member_status::dead) {
+      set_status(p, member_status::leaving, now);
+      view_changed = true;
+    } else if (caps_changed || restarted) {
+      events_.push_back({membership_event::updated, r.name, "version " + std::to_string(r.version)});
+      view_changed = true;
+    }
+  }
+  if (direct) {
+    p.info.last_heard = now;
+    if (p.info.status == member_status::suspect) {
+      set_status(p, member_status::alive, now);
+      view_changed = true;
+    }
+  }
+  if (view_changed) rebuild_view();
+}
+
+void membership::merge_opinion(const std::string& from, const digest_entry& e,
+                               clock::time_point now) {
+  const member_record& r = e.record;
+  if (r.name == self_.name) {
+    const bool about_current = !self_.newer_than(r.incarnation, r.version);
+    if (about_current && (e.status == member_status::suspect || e.status == member_status::dead) &&
+        !self_.leaving) {
+      self_.version = std::max(self_.version, r.version) + 1;
+      events_.push_back({membership_event::refuted, from,
+                         std::string(to_string(e.status)) + " by " + from + "; now version " +
+                             std::to_string(self_.version)});
+    }
+    return;
+  }
+  if (e.status != member_status::dead) merge_record(r, false, now);
+  auto it = peers_.find(r.name);
+  if (it == peers_.end()) return;
+  peer& p = it->second;
+  if (r.incarnation != p.info.record.incarnation || r.version != p.info.record.version) return;
+  if (e.status == member_status::suspect || e.status == member_status::dead) {
+    p.suspected_by.insert(from);
+  } else {
+    p.suspected_by.erase(from);
+  }
+}
+
+size_t membership::alive_peers_except(const std::string& name) const {
+  size_t n = 0;
+  for (const auto& [peer_name, p] : peers_)
+    if (peer_name != name && p.info.status == member_status::alive) ++n;
+  return n;
+}
+
+void membership::tick(clock::time_point now) {
+  bool view_changed = false;
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    peer& p = it->second;
+    const auto silent = now - p.info.last_heard;
+    switch (p.info.status) {
+      case member_status::alive:
+        if (silent > profile_.suspect_after) set_status(p, member_status::suspect, now);
+        break;
+      case member_status::suspect:
+        if (silent > profile_.dead_after) {
+          // With more than two hosts alive, wait for a second host to suspect it too: one
+          // host's deafness (a one-way partition) must not kill a healthy peer.
+          bool confirmed = alive_peers_except(it->first) == 0;
+          for (const auto& by : p.suspected_by) {
+            auto other = peers_.find(by);
+            if (other != peers_.end() && other->second.info.status == member_status::alive)
+              confirmed = true;
+          }
+          if (confirmed) {
+            set_status(p, member_status::dead, now,
+                       "silent for " +
+                           std::to_string(
+                               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) +
+                           " ms");
+            view_changed = true;
+          }
+        }
+        break;
+      case member_status::leaving:
+        if (silent > profile_.suspect_after) {
+          set_status(p, member_status::dead, now, "left");
+          view_changed = true;
+        }
+        break;
+      case member_status::dead:
+        if (now - p.status_since > profile_.forget_after) {
+          it = peers_.erase(it);
+          continue;
+        }
+        break;
+    }
+    ++it;
+  }
+  if (view_changed) rebuild_view();
+}
+
+void membership::set_status(peer& p, member_status s, clock::time_point now, std::string detail) {
+  if (p.info.status == s) return;
+  const member_status before = p.info.status;
+  p.info.status = s;
+  p.status_since = now;
+  membership_event::kind k = membership_event::updated;
+  switch (s) {
+    case member_status::alive:
+      k = membership_event::recovered;
+      break;
+    case member_status::suspect:
+      k = membership_event::suspected;
+      break;
+    case member_status::dead:
+      k = before == member_status::leaving ? membership_event::left : membership_event::died;
+      break;
+    case member_status::leaving:
+      k = membership_event::left;
+      detail = detail.empty() ? "leaving" : detail;
+      break;
+  }
+  events_.push_back({k, p.info.record.name, std::move(detail)});
+}
+
+void membership::set_capabilities(std::vector<std::string> capabilities) {
+  std::sort(capabilities.begin(), capabilities.end());
+  capabilities.erase(std::unique(capabilities.begin(), capabilities.end()), capabilities.end());
+  if (capabilities == self_.capabilities) return;
+  self_.capabilities = std::move(capabilities);
+  ++self_.version;
+  rebuild_view();
+}
+
+void membership::set_leaving() {
+  if (self_.leaving) return;
+  self_.leaving = true;
+  ++self_.version;
+  rebuild_view();
+}
+
+gossip_message membership::make_gossip() {
+  gossip_message msg;
+  msg.from = self_;
+  msg.seq = ++seq_;
+  msg.members.reserve(peers_.size());
+  for (const auto& [name, p] : peers_) msg.members.push_back({p.info.record, p.info.status});
+  return msg;
+}
+
+std::vector<member_info> membership::members() const {
+  std::vector<member_info> out;
+  member_info me;
+  me.record = self_;
+  me.status = self_.leaving ? member_status::leaving : member_status::alive;
+  me.self = true;
+  out.push_back(me);
+  for (const auto& [name, p] : peers_) out.push_back(p.info);
+  std::sort(out.begin(), out.end(), [](const member_info& a, const member_info& b) {
+    return a.record.name < b.record.name;
+  });
+  return out;
+}
+
+std::vector<std::string> membership::peer_gossip_endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& [name, p] : peers_)
+    if (!p.info.record.gossip.empty()) out.push_back(p.info.record.gossip);
+  return out;
+}
+
+std::vector<membership_event> membership::take_events() {
+  std::vector<membership_event> out;
+  out.swap(events_);
+  return out;
+}
+
+void membership::rebuild_view() {
+  member_view v;
+  if (!self_.leaving) v.members.push_back(self_);
+  for (const auto& [name, p] : peers_)
+    if ((p.info.status == member_status::alive || p.info.status == member_status::suspect) &&
+        !p.info.record.leaving)
+      v.members.push_back(p.info.record);
+  std::sort(v.members.begin(), v.members.end(),
+            [](const member_record& a, const member_record& b) { return a.name < b.name; });
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& m : v.members) {
+    h = mix(h, m.name);
+    h = mix(h, m.incarnation);
+    for (const auto& c : m.capabilities) h = mix(h, c);
+  }
+  v.epoch = h;
+  view_ = std::move(v);
+}
+
+}  // namespace mesh::discovery
