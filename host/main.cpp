@@ -8,6 +8,10 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include <mesh/discovery/membership_service.hpp>
+#include <mesh/discovery/seed_source.hpp>
+
+#include "placement/placement.hpp"
 #include "plugin/plugin_watcher.hpp"
 #include "server/host_config.hpp"
 #include "server/server.hpp"
@@ -52,6 +56,16 @@ void write_ready_file(const std::filesystem::path& path, const std::string& endp
   std::filesystem::rename(tmp, path);
 }
 
+/// `endpoint` with its host replaced by `host` (when given), e.g. tcp://0.0.0.0:7100 -> tcp://h:7100.
+std::string advertised(const std::string& endpoint, const std::string& host) {
+  if (host.empty()) return endpoint;
+  const auto scheme = endpoint.find("://");
+  const auto colon = endpoint.rfind(':');
+  if (scheme == std::string::npos || colon == std::string::npos || colon < scheme + 3)
+    return endpoint;
+  return endpoint.substr(0, scheme + 3) + host + endpoint.substr(colon);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +108,56 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  // Cluster.
+  std::string gossip, discovery = "static", seeds, profile = "default", strategy = "rendezvous",
+                      advertise;
+  mesh::discovery::multicast_config mcast;
+  mesh::discovery::dns_config dns;
+  std::string dns_interval = "5s";
+  auto* cluster = "Cluster";
+  app.add_option("--gossip", gossip,
+                 "bind the gossip PUB socket here and join a cluster (e.g. tcp://127.0.0.1:7101); "
+                 "without it the host runs alone")
+      ->group(cluster);
+  app.add_option("--discovery", discovery, "how to find the first peers: static, multicast, dns")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"static", "multicast", "dns"}))
+      ->group(cluster);
+  app.add_option("--seeds", seeds, "static discovery: comma-separated gossip endpoints of peers")
+      ->group(cluster);
+  app.add_option("--multicast-addr", mcast.multicast_addr, "multicast group")
+      ->capture_default_str()
+      ->group(cluster);
+  app.add_option("--multicast-port", mcast.port, "multicast port")->capture_default_str()->group(cluster);
+  app.add_option("--multicast-if", mcast.if_addr, "interface address for multicast")
+      ->capture_default_str()
+      ->group(cluster);
+  app.add_option("--multicast-ttl", mcast.ttl, "multicast TTL")->capture_default_str()->group(cluster);
+  app.add_option("--cluster-secret", mcast.secret,
+                 "shared secret authenticating multicast beacons")
+      ->group(cluster);
+  app.add_option("--dns-name", dns.name, "dns discovery: name whose A/AAAA records are the peers")
+      ->group(cluster);
+  app.add_option("--dns-port", dns.gossip_port, "dns discovery: the peers' gossip port")
+      ->capture_default_str()
+      ->group(cluster);
+  app.add_option("--dns-server", dns.server, "dns discovery: ask this server (ip:port)")
+      ->group(cluster);
+  app.add_option("--dns-interval", dns_interval, "dns discovery: how often to resolve")
+      ->capture_default_str()
+      ->group(cluster);
+  app.add_option("--profile", profile,
+                 "failure detection: default (a crash is noticed in ~3.5 s) or test (~1 s)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"default", "test"}))
+      ->group(cluster);
+  app.add_option("--strategy", strategy, "placement: rendezvous, modulo, or a path to a .so")
+      ->capture_default_str()
+      ->group(cluster);
+  app.add_option("--advertise", advertise,
+                 "host or IP that peers use to reach this host (when binding to 0.0.0.0)")
+      ->group(cluster);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("meshd");
@@ -124,6 +188,55 @@ int main(int argc, char** argv) {
     });
     watcher.scan_once();
     server.apply_pending_plugins();
+
+    std::unique_ptr<mesh::discovery::membership_service> members;
+    if (!gossip.empty()) {
+      auto placement = mesh::host::make_placement(strategy);
+      if (!placement) throw std::invalid_argument("--strategy " + strategy + ": " + placement.error());
+      const auto fail = profile == "test" ? mesh::discovery::failure_profile::test()
+                                          : mesh::discovery::failure_profile::standard();
+      mesh::discovery::member_record self;
+      self.name = server.name();
+      // Grows on every restart (wall-clock milliseconds), so a restarted host wins over its past.
+      self.incarnation = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count());
+      self.version = 1;
+      self.endpoint = advertised(server.endpoint(), advertise);
+      self.capabilities = server.served_capabilities();
+      self.shards = config.shards;
+      self.strategy = (*placement)->name();
+      std::unique_ptr<mesh::discovery::seed_source> source;
+      if (discovery == "static") {
+        source = mesh::discovery::make_static_seeds(split_list(seeds));
+      } else if (discovery == "multicast") {
+        mcast.host_name = self.name;
+        mcast.gossip_endpoint = "";  // filled below, once bound
+      } else {
+        if (dns.name.empty()) throw std::invalid_argument("--discovery dns needs --dns-name");
+        dns.interval = mesh::host::parse_duration(dns_interval);
+        source = mesh::discovery::make_dns_seeds(dns);
+      }
+      mesh::host::server* srv = &server;
+      members = std::make_unique<mesh::discovery::membership_service>(
+          context, self, gossip, fail, std::move(source),
+          [srv](std::shared_ptr<const mesh::discovery::membership_snapshot> snap) {
+            srv->post_membership(std::move(snap));
+          });
+      if (discovery == "multicast") {
+        mcast.gossip_endpoint = advertised(members->gossip_endpoint(), advertise);
+        members->set_seed_source(mesh::discovery::make_multicast_seeds(mcast));
+      }
+      auto* m = members.get();
+      server.enable_cluster(std::move(*placement),
+                            mesh::host::cluster_hooks{
+                                [m](std::vector<std::string> caps) { m->set_capabilities(std::move(caps)); },
+                                [m] { m->leave(); }, fail.heartbeat * 3});
+      members->start();
+      spdlog::info("cluster: gossip on {}, discovery {}, profile {}, strategy {}, shards {}",
+                   members->gossip_endpoint(), discovery, profile, self.strategy, config.shards);
+    }
     watcher.start(config.scan_interval);
 
     g_server = &server;
@@ -141,6 +254,7 @@ int main(int argc, char** argv) {
                  caps.empty() ? "all declared" : caps, config.workers);
     if (!config.ready_file.empty()) write_ready_file(config.ready_file, server.endpoint());
     server.run();
+    if (members) members->stop();
     watcher.stop();
     g_server = nullptr;
     const auto& s = server.stats();

@@ -1,53 +1,95 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, starts a Mesh host with the
-# example plugins on 127.0.0.1:7100, and shows calls being served with meshctl. The host keeps
-# serving until Ctrl-C (or pass --once to stop after the demo calls).
+# The README's main command: installs what is missing, builds, and starts the seed's three-host
+# cluster on loopback with the example plugins:
+#   node1 serves game; node2 serves chat; node3 serves game, chat and payment.
+# Then it shows with meshctl which host serves which actor, whichever host is asked. The hosts
+# keep serving until Ctrl-C (or pass --once to stop after the demo).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MESH_BUILD_DIR:-$root/build}
-endpoint=${MESH_DEMO_ENDPOINT:-tcp://127.0.0.1:7100}
 once=false
 [[ "${1:-}" == "--once" ]] && once=true
 
 "$root/tools/install-deps.sh"
+echo "building into $build (log: $build.log) ..."
 MESH_BUILD_DIR=$build "$root/tools/build.sh" > "$build.log" 2>&1 || {
   tail -50 "$build.log"; echo "build failed (full log: $build.log)" >&2; exit 1; }
 
 meshd="$build/host/meshd"
 meshctl="$build/tools/meshctl/meshctl"
 work=$(mktemp -d)
-"$meshd" --listen "$endpoint" --ready-file "$work/ready" 2> "$work/meshd.log" &
-pid=$!
+pids=()
 cleanup() {
-  kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-for _ in $(seq 100); do [[ -f "$work/ready" ]] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-[[ -f "$work/ready" ]] || { cat "$work/meshd.log"; echo "meshd did not start" >&2; exit 1; }
-cat "$work/meshd.log"
 
-run() {
-  echo "\$ meshctl $*"
-  "$meshctl" --connect "$endpoint" "$@" || true
-  echo
-}
-run capabilities
-run call --capability counter --module Counter --id visits --payload '{"op":"incr"}' --init-arg '{"start":100}'
-run call --capability counter --module Counter --id visits --payload '{"op":"incr","by":5}'
-run call --capability game --module GameActor --id player_1 --payload '{"action":"move","x":1,"y":2}' --init-arg '{"level":3}'
-run call --capability game --module GameActor --id player_1 --payload '{"action":"score","points":10}'
-run call --capability chat --module ChatActor --id lobby --payload '{"action":"post","user":"ana","text":"hi"}'
-run call --capability chat --module ChatActor --id lobby --payload '{"action":"history","last":5}'
-run call --capability payment --module PaymentActor --id acct_1 --payload '{"action":"charge","amount":30,"request_id":"r1"}' --init-arg '{"balance":100}'
-run call --capability payment --module PaymentActor --id acct_1 --payload '{"action":"charge","amount":30,"request_id":"r1"}'
-run call --capability game --module GameActor --id player_1 --payload '{"action":"crash"}'
-run call --capability game --module GameActor --id player_1 --payload '{"action":"get"}'
-run call --capability game --module Nope --id x --payload '{}'
-run shard player_1
+# name, request port, gossip port, capabilities
+hosts=("node1 7100 7101 game" "node2 7110 7111 chat" "node3 7120 7121 game,chat,payment")
+for h in "${hosts[@]}"; do
+  read -r name port gport caps <<< "$h"
+  "$meshd" --name "$name" --listen "tcp://127.0.0.1:$port" --gossip "tcp://127.0.0.1:$gport" \
+    --seeds tcp://127.0.0.1:7101,tcp://127.0.0.1:7111,tcp://127.0.0.1:7121 \
+    --capabilities "$caps" --ready-file "$work/$name.ready" 2> "$work/$name.log" &
+  pids+=($!)
+done
+for h in "${hosts[@]}"; do
+  read -r name _ <<< "$h"
+  for _ in $(seq 100); do [[ -f "$work/$name.ready" ]] && break; sleep 0.1; done
+  [[ -f "$work/$name.ready" ]] || { cat "$work/$name.log"; echo "$name did not start" >&2; exit 1; }
+done
+# Wait until every host sees all three.
+for _ in $(seq 100); do
+  n=$("$meshctl" --connect tcp://127.0.0.1:7100 members | grep -o '"status":"alive"' | wc -l)
+  [[ "$n" -ge 3 ]] && break
+  sleep 0.1
+done
+
+ctl() { "$meshctl" "$@" || true; }
+echo
+echo "== members, as node1 sees them"
+ctl --connect tcp://127.0.0.1:7100 members
+echo
+echo "== who has what"
+for cap in game chat payment; do ctl --connect tcp://127.0.0.1:7100 nodes-for "$cap"; done
+echo
+echo "== game actors live on node1 or node3, chat on node2 or node3, payment only on node3"
+echo "   (each call enters through a different host; the reply says which host served it)"
+entry=(7100 7110 7120)
+i=0
+for cap_mod in game:GameActor chat:ChatActor payment:PaymentActor; do
+  cap=${cap_mod%%:*}; mod=${cap_mod##*:}
+  for id in 1 2 3 4; do
+    case $cap in
+      game) payload='{"action":"move","x":1,"y":2}' ;;
+      chat) payload='{"action":"post","user":"ana","text":"hi"}' ;;
+      payment) payload='{"action":"balance"}' ;;
+    esac
+    port=${entry[$((i % 3))]}; i=$((i + 1))
+    printf '%-8s %-10s via :%s -> ' "$cap" "${cap}_$id" "$port"
+    ctl --connect "tcp://127.0.0.1:$port" call --capability "$cap" --module "$mod" \
+      --id "${cap}_$id" --payload "$payload"
+  done
+done
+echo
+echo "== the same id lands on the same host and activation through every entry host"
+for port in 7100 7110 7120; do
+  ctl --connect "tcp://127.0.0.1:$port" call --capability game --module GameActor --id game_1 \
+    --payload '{"action":"score","points":10}'
+done
+echo
+echo "== a crash gives a fresh actor on the next call"
+ctl --connect tcp://127.0.0.1:7100 call --capability game --module GameActor --id game_1 --payload '{"action":"crash"}'
+ctl --connect tcp://127.0.0.1:7100 call --capability game --module GameActor --id game_1 --payload '{"action":"get"}'
+echo
+echo "== a capability nobody has"
+ctl --connect tcp://127.0.0.1:7100 call --capability bench --module Echo --id x --payload '{}'
 
 if $once; then exit 0; fi
-echo "meshd is serving on $endpoint with the example plugins ($build/lib/mesh-plugins)."
-echo "Try: $meshctl call --capability counter --module Counter --id c1 --payload '{\"op\":\"incr\"}'"
-echo "Ctrl-C stops it."
-wait "$pid"
+echo
+echo "The cluster is serving: node1 tcp://127.0.0.1:7100, node2 :7110, node3 :7120 (logs in $work)."
+echo "Try: $meshctl --connect tcp://127.0.0.1:7110 owner player_1 --capability game"
+echo "Ctrl-C stops all three."
+wait

@@ -151,6 +151,26 @@ size_t runtime::retire_idle(clock::duration idle) {
   return retired;
 }
 
+size_t runtime::retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
+                          mesh_deactivation_reason reason, size_t& busy) {
+  size_t retired = 0;
+  busy = 0;
+  std::vector<activation*> candidates;
+  for (actor_module* m : modules_seen_) {
+    candidates.clear();
+    for (auto& [id, a] : m->actors)
+      if (lost(*m, id)) candidates.push_back(a);
+    for (activation* a : candidates) {
+      if (try_retire(*m, a, reason, 0)) {
+        ++retired;
+      } else {
+        ++busy;
+      }
+    }
+  }
+  return retired;
+}
+
 void runtime::shutdown() {
   if (workers_.empty()) return;
   std::vector<activation*> candidates;
@@ -285,8 +305,9 @@ void runtime::run_task(activation* a, task* t) {
 void runtime::finish_retire(activation* a) {
   if (a->instance != nullptr) {
     a->module->abi->destroy(a->instance, a->retire_reason);
-    auto& counter = a->retire_reason == MESH_DEACTIVATE_IDLE ? stats_.deactivations_idle
-                                                              : stats_.deactivations_shutdown;
+    auto& counter = a->retire_reason == MESH_DEACTIVATE_IDLE        ? stats_.deactivations_idle
+                    : a->retire_reason == MESH_DEACTIVATE_REBALANCE ? stats_.deactivations_rebalance
+                                                                    : stats_.deactivations_shutdown;
     counter.fetch_add(1, std::memory_order_relaxed);
   }
   delete a;

@@ -106,6 +106,7 @@ struct runtime_stats {
   std::atomic<uint64_t> deactivations_idle{0};
   std::atomic<uint64_t> deactivations_crash{0};
   std::atomic<uint64_t> deactivations_shutdown{0};
+  std::atomic<uint64_t> deactivations_rebalance{0};
   std::atomic<uint64_t> calls{0};
   std::atomic<uint64_t> casts{0};
   std::atomic<uint64_t> failures{0};
@@ -134,6 +135,12 @@ class runtime {
   /// Dispatcher: deactivates actors idle for longer than `idle` (hook reason idle); returns how
   /// many were retired. Busy actors are skipped.
   size_t retire_idle(clock::duration idle);
+
+  /// Dispatcher: deactivates the actors for which `lost(module, id)` holds (their keys moved to
+  /// another host) with `reason`; returns how many, and sets `busy` to how many matched but
+  /// still had work (call again later for those).
+  size_t retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
+                   mesh_deactivation_reason reason, size_t& busy);
 
   /// Dispatcher: deactivates every actor (hook reason shutdown), waits for the workers to finish
   /// them, and stops the workers. Call after all submitted tasks completed.

@@ -16,7 +16,11 @@ struct server::inbound : task {
   zmq::message_t reply;
   uint64_t rid = 0;
   uint64_t seq = 0;
+  uint32_t timeout_ms = wire::default_timeout_ms;
   bool delimiter = false;
+  /// Set when another host forwarded this request: the reply goes back with its header.
+  bool forwarded = false;
+  uint64_t fseq = 0;
 };
 
 namespace {
@@ -24,6 +28,8 @@ namespace {
 constexpr int max_batch = 256;
 constexpr auto housekeeping_tick = std::chrono::milliseconds(100);
 constexpr size_t max_timer_queues = 64;
+constexpr uint32_t max_forward_attempts = 12;
+constexpr auto retry_step = std::chrono::milliseconds(10);
 
 std::string default_name(const std::string& endpoint) {
   char host[256] = {};
@@ -38,10 +44,19 @@ void put_str(msgpack::packer<Stream>& pk, std::string_view s) {
   pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
 }
 
+template <class Stream>
+void put_strings(msgpack::packer<Stream>& pk, const std::vector<std::string>& items) {
+  pk.pack_array(static_cast<uint32_t>(items.size()));
+  for (const auto& s : items) put_str(pk, s);
+}
+
+bool is_actor_op(wire::op kind) { return kind == wire::op::call || kind == wire::op::cast; }
+
 }  // namespace
 
 server::server(host_config config, zmq::context_t& context)
     : config_(std::move(config)),
+      context_(context),
       socket_(context, zmq::socket_type::router),
       modules_(config_.capabilities) {
   socket_.set(zmq::sockopt::linger, 0);
@@ -65,6 +80,16 @@ server::~server() {
   std::vector<inbound*> leftover;
   completions_.take_all(leftover);
   for (inbound* in : leftover) delete in;
+}
+
+void server::enable_cluster(std::unique_ptr<placement_strategy> strategy, cluster_hooks hooks) {
+  clustered_ = true;
+  strategy_ = std::move(strategy);
+  hooks_ = std::move(hooks);
+}
+
+void server::post_membership(std::shared_ptr<const discovery::membership_snapshot> snapshot) {
+  membership_updates_.push(std::move(snapshot));
 }
 
 void server::post_plugin(plugin_event event) { plugin_events_.push(std::move(event)); }
@@ -101,6 +126,9 @@ void server::complete(task* t, const outcome& result) noexcept {
   completions_.push(in);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Plugins and capabilities
+
 void server::apply_pending_plugins() {
   events_.clear();
   plugin_events_.take_all(events_);
@@ -129,36 +157,61 @@ void server::apply_plugin(plugin_event& event) {
   }
   spdlog::info("plugin loaded: {} ({} {}, ABI {}): {}", file, event.plugin->name,
                event.plugin->version, abi_version_string(event.plugin->abi_version), list);
+  announce_capabilities();
+}
+
+void server::announce_capabilities() {
+  if (clustered_ && hooks_.set_capabilities) hooks_.set_capabilities(modules_.served());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+void server::rebuild_poll_items() {
+  poll_items_.clear();
+  poll_peers_.clear();
+  poll_items_.push_back({socket_.handle(), 0, ZMQ_POLLIN, 0});
+  poll_items_.push_back({nullptr, completions_.fd(), ZMQ_POLLIN, 0});
+  poll_items_.push_back({nullptr, plugin_events_.fd(), ZMQ_POLLIN, 0});
+  poll_items_.push_back({nullptr, membership_updates_.fd(), ZMQ_POLLIN, 0});
+  for (auto& [name, link] : peers_) {
+    poll_items_.push_back({link.socket.handle(), 0, ZMQ_POLLIN, 0});
+    poll_peers_.push_back(&link);
+  }
+  poll_items_dirty_ = false;
 }
 
 void server::run() {
-  zmq::pollitem_t items[] = {
-      {socket_.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, completions_.fd(), ZMQ_POLLIN, 0},
-      {nullptr, plugin_events_.fd(), ZMQ_POLLIN, 0},
-  };
   const auto sweep_every = std::clamp<clock::duration>(config_.idle_timeout / 4,
                                                        std::chrono::milliseconds(10),
                                                        std::chrono::seconds(5));
   auto next_sweep = clock::now() + sweep_every;
-  clock::time_point drain_deadline{};
+  clock::time_point drain_deadline{}, grace_end{};
+  constexpr size_t fixed_items = 4;
   for (;;) {
+    if (poll_items_dirty_) rebuild_poll_items();
     auto now = clock::now();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(housekeeping_tick);
     if (auto next = next_deadline(); next && *next - now < wait)
       wait = std::max(std::chrono::milliseconds(0),
                       std::chrono::ceil<std::chrono::milliseconds>(*next - now));
+    if (!retries_.empty() || rebalance_pending_) wait = std::min(wait, retry_step);
     try {
-      zmq::poll(items, 3, wait);
+      zmq::poll(poll_items_.data(), poll_items_.size(), wait);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait: carry on
-      for (auto& item : items) item.revents = 0;
+      for (auto& item : poll_items_) item.revents = 0;
     }
+    if (poll_items_[3].revents & ZMQ_POLLIN) apply_membership();
     receive_batch();
     drain_completions();
-    if (items[2].revents & ZMQ_POLLIN) apply_pending_plugins();
+    for (size_t i = fixed_items; i < poll_items_.size() && !poll_items_dirty_; ++i)
+      if (poll_items_[i].revents & ZMQ_POLLIN) receive_from_peer(*poll_peers_[i - fixed_items]);
+    if (poll_items_[2].revents & ZMQ_POLLIN) apply_pending_plugins();
     now = clock::now();
     expire_calls(now);
+    run_due_retries(now);
+    if (rebalance_pending_) rebalance();
     if (now >= next_sweep) {
       if (size_t retired = runtime_->retire_idle(config_.idle_timeout); retired > 0)
         spdlog::debug("deactivated {} idle actors", retired);
@@ -167,10 +220,15 @@ void server::run() {
     if (stopping_.load(std::memory_order_relaxed) && !draining_) {
       draining_ = true;
       drain_deadline = now + config_.drain_timeout;
+      grace_end = now;
+      if (clustered_ && hooks_.leave) {
+        hooks_.leave();
+        grace_end = now + hooks_.leave_grace;
+      }
       spdlog::info("stopping: {} requests in flight, {} live actors", inflight_,
                    runtime_->live_actors());
     }
-    if (draining_ && (inflight_ == 0 || now >= drain_deadline)) break;
+    if (draining_ && ((now >= grace_end && inflight_ == 0) || now >= drain_deadline)) break;
   }
   if (inflight_ != 0)
     spdlog::warn("drain timeout: {} requests still in flight; waiting for their handlers",
@@ -183,6 +241,9 @@ void server::run() {
   spdlog::info("stopped: {} actors deactivated", actors);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
 void server::receive_batch() {
   for (int i = 0; i < max_batch; ++i) {
     auto in = std::make_unique<inbound>();
@@ -192,23 +253,33 @@ void server::receive_batch() {
       if (e.num() == EINTR) return;
       throw;
     }
-    bool more = in->routing_id.more();
-    size_t extra_frames = 0;
-    if (more) {
-      (void)socket_.recv(in->frame, zmq::recv_flags::none);
-      more = in->frame.more();
-      if (in->frame.size() == 0 && more) {  // REQ-style empty delimiter
-        in->delimiter = true;
-        (void)socket_.recv(in->frame, zmq::recv_flags::none);
-        more = in->frame.more();
-      }
-      for (zmq::message_t rest; more; more = rest.more()) {
-        (void)socket_.recv(rest, zmq::recv_flags::none);
-        ++extra_frames;
+    // Accepted shapes: [body], [empty, body] (REQ clients), [forward header, body] (hosts).
+    zmq::message_t parts[2];
+    size_t count = 0, extra = 0;
+    for (bool more = in->routing_id.more(); more;) {
+      zmq::message_t part;
+      (void)socket_.recv(part, zmq::recv_flags::none);
+      more = part.more();
+      if (count < 2) {
+        parts[count++] = std::move(part);
+      } else {
+        ++extra;
       }
     }
     ++stats_.requests;
-    if (extra_frames != 0) {
+    bool shape_ok = count == 1 && extra == 0;
+    if (count == 2 && extra == 0) {
+      if (parts[0].size() == 0) {
+        in->delimiter = true;
+        shape_ok = true;
+      } else if (auto h = wire::decode_forward_header(parts[0].data<uint8_t>(), parts[0].size())) {
+        in->forwarded = true;
+        in->fseq = h->fseq;
+        shape_ok = true;
+      }
+    }
+    if (count > 0) in->frame = std::move(parts[count - 1]);
+    if (!shape_ok) {
       ++stats_.decode_errors;
       send_error(*in, wire::error_code::bad_request,
                  "expected exactly one envelope frame after the routing id");
@@ -219,7 +290,7 @@ void server::receive_batch() {
 }
 
 void server::handle(std::unique_ptr<inbound> in) {
-  if (draining_) {
+  if (draining_ && !clustered_) {
     send_error(*in, wire::error_code::shutting_down, "the host is stopping");
     return;
   }
@@ -238,8 +309,45 @@ void server::handle(std::unique_ptr<inbound> in) {
     return;
   }
   in->rid = req->rid;
-  if (req->kind != wire::op::call && req->kind != wire::op::cast) {
+  if (!is_actor_op(req->kind)) {
     handle_control(*in, *req);
+    return;
+  }
+  in->kind = req->kind;
+  in->timeout_ms = req->timeout_ms;
+  in->deadline = clock::now() + std::chrono::milliseconds(req->timeout_ms);
+  route(std::move(in), *req);
+}
+
+void server::route(std::unique_ptr<inbound> in, const wire::request& req) {
+  if (!clustered_ || !routes_) {
+    serve_locally(std::move(in), req);
+    return;
+  }
+  const uint32_t shard = wire::shard_for(req.id, config_.shards);
+  const discovery::member_record* owner = routes_->owner(req.capability, shard);
+  if (owner == nullptr) {
+    send_error(*in, wire::error_code::unknown_capability,
+               "no host has capability \"" + std::string(req.capability) + "\"");
+    return;
+  }
+  if (owner->name == config_.name) {
+    serve_locally(std::move(in), req);
+  } else if (in->forwarded) {
+    // Serve or activate only what we own in our own view; the forwarding host routes again.
+    ++stats_.wrong_owner;
+    send_error(*in, wire::error_code::wrong_owner,
+               "shard " + std::to_string(shard) + " of \"" + std::string(req.capability) +
+                   "\" belongs to " + owner->name,
+               owner->name);
+  } else {
+    forward_to(std::move(in), *owner, 0);
+  }
+}
+
+void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req) {
+  if (draining_ && !clustered_) {
+    send_error(*in, wire::error_code::shutting_down, "the host is stopping");
     return;
   }
   if (inflight_ >= config_.max_inflight) {
@@ -247,47 +355,235 @@ void server::handle(std::unique_ptr<inbound> in) {
                "the host has " + std::to_string(inflight_) + " requests in flight; retry later");
     return;
   }
-  auto module = modules_.resolve(req->capability, req->module);
+  auto module = modules_.resolve(req.capability, req.module);
   if (!module) {
     send_error(*in, module.error().code, module.error().message);
     return;
   }
-  in->kind = req->kind;
-  in->payload = req->payload;
-  in->init_arg = req->init_arg;
-  inbound* raw = in.release();  // owned by the runtime until it completes
+  in->payload = req.payload;
+  in->init_arg = req.init_arg;
   ++inflight_;
-  if (raw->kind == wire::op::call) {
-    raw->deadline = clock::now() + std::chrono::milliseconds(req->timeout_ms);
+  if (in->kind == wire::op::call) {
+    inbound* raw = in.release();  // owned by the runtime until it completes
     raw->seq = next_seq_++;
     pending_calls_.emplace(raw->seq, raw);
-    track_deadline(req->timeout_ms, raw->deadline, raw->seq);
-    runtime_->submit(**module, req->id.as_string(), raw);
+    track_deadline(raw->timeout_ms, raw->deadline, raw->seq);
+    runtime_->submit(**module, req.id.as_string(), raw);
   } else {
-    // Acknowledge before the handler runs. The routing id is ours: workers never touch it.
-    zmq::message_t id(raw->routing_id.data(), raw->routing_id.size());
-    const bool delimiter = raw->delimiter;
-    const uint64_t rid = raw->rid;
-    runtime_->submit(**module, req->id.as_string(), raw);
+    // Acknowledge before the handler runs. The routing id is ours: workers never touch it, and
+    // the dispatcher frees the task only after its completion, which it handles later.
+    inbound* raw = in.release();
     buffer_.clear();
-    wire::encode_ok(buffer_, rid);
-    send_frames(id, delimiter, zmq::message_t(buffer_.data(), buffer_.size()));
+    wire::encode_ok(buffer_, raw->rid);
+    zmq::message_t ack(buffer_.data(), buffer_.size());
+    send_reply(*raw, std::move(ack));
+    runtime_->submit(**module, req.id.as_string(), raw);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding to the owner
+
+server::peer_link& server::peer(const discovery::member_record& owner) {
+  auto it = peers_.find(owner.name);
+  if (it != peers_.end() && it->second.endpoint == owner.endpoint) return it->second;
+  if (it != peers_.end()) peers_.erase(it);  // restarted on another endpoint
+  zmq::socket_t s(context_, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::immediate, 1);  // never queue for a peer we are not connected to
+  s.set(zmq::sockopt::sndhwm, 100'000);
+  s.set(zmq::sockopt::rcvhwm, 100'000);
+  s.connect(owner.endpoint);
+  poll_items_dirty_ = true;
+  return peers_.emplace(owner.name, peer_link{std::move(s), owner.endpoint}).first->second;
+}
+
+void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_record& owner,
+                        uint32_t attempts) {
+  const uint64_t fseq = next_seq_++;
+  peer_link& link = peer(owner);
+  buffer_.clear();
+  wire::encode_forward_header(buffer_, wire::forward_header{fseq, config_.name, routes_->epoch(),
+                                                            attempts, false, {}});
+  zmq::message_t header(buffer_.data(), buffer_.size());
+  zmq::message_t body;
+  body.copy(in->frame);  // shares the bytes for large frames; never re-encoded
+  bool sent = false;
+  try {
+    sent = link.socket.send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+               .has_value();
+    if (sent) link.socket.send(body, zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    spdlog::debug("forward to {} failed: {}", owner.name, e.what());
+  }
+  const uint32_t timeout_ms = in->timeout_ms;
+  const auto deadline = in->deadline;
+  forwards_.emplace(fseq, forward{std::move(in), owner.name, attempts, {}});
+  ++inflight_;
+  track_deadline(timeout_ms, deadline, fseq);
+  if (sent) {
+    ++stats_.forwarded;
+  } else {
+    // Not connected (yet, or any more): try again shortly, by the view of that moment.
+    retries_.emplace_back(clock::now() + retry_step * (attempts + 1), fseq);
+  }
+}
+
+void server::receive_from_peer(peer_link& link) {
+  for (int i = 0; i < max_batch; ++i) {
+    zmq::message_t header, body;
+    if (!link.socket.recv(header, zmq::recv_flags::dontwait)) return;
+    if (!header.more()) continue;  // not our framing; ignore
+    (void)link.socket.recv(body, zmq::recv_flags::none);
+    for (zmq::message_t rest; body.more();) {  // drain anything unexpected
+      (void)link.socket.recv(rest, zmq::recv_flags::none);
+      if (!rest.more()) break;
+    }
+    auto h = wire::decode_forward_header(header.data<uint8_t>(), header.size());
+    if (!h) continue;
+    auto it = forwards_.find(h->fseq);
+    if (it == forwards_.end()) continue;  // answered already (timeout) or re-routed
+    if (h->retry) {
+      it->second.hint = h->owner;
+      ++stats_.forward_retries;
+      retries_.emplace_back(clock::now() + retry_step * it->second.attempts, h->fseq);
+      continue;
+    }
+    send_reply(*it->second.in, std::move(body));
+    forwards_.erase(it);
+    --inflight_;
+  }
+}
+
+void server::run_due_retries(clock::time_point now) {
+  const size_t n = retries_.size();
+  for (size_t i = 0; i < n; ++i) {
+    auto [when, fseq] = retries_.front();
+    retries_.pop_front();
+    if (when > now) {
+      retries_.emplace_back(when, fseq);
+      continue;
+    }
+    retry_forward(fseq);
+  }
+}
+
+void server::retry_forward(uint64_t fseq) {
+  auto it = forwards_.find(fseq);
+  if (it == forwards_.end()) return;
+  forward f = std::move(it->second);
+  forwards_.erase(it);
+  --inflight_;
+  std::unique_ptr<inbound> in = std::move(f.in);
+  if (clock::now() >= in->deadline) {
+    ++stats_.timeouts;
+    send_error(*in, wire::error_code::timeout,
+               "no reply within " + std::to_string(in->timeout_ms) + " ms");
+    return;
+  }
+  if (f.attempts + 1 >= max_forward_attempts) {
+    send_error(*in, wire::error_code::wrong_owner,
+               "hosts did not agree on the owner after " + std::to_string(f.attempts + 1) +
+                   " attempts; retry later");
+    return;
+  }
+  zone_.clear();
+  auto req = wire::decode_request(in->frame.data<uint8_t>(), in->frame.size(), zone_);
+  if (!req) {  // it decoded before: cannot happen, but never crash on it
+    send_error(*in, wire::error_code::internal, "could not decode a forwarded request again");
+    return;
+  }
+  const uint32_t shard = wire::shard_for(req->id, config_.shards);
+  const discovery::member_record* owner = routes_->owner(req->capability, shard);
+  if (owner == nullptr) {
+    send_error(*in, wire::error_code::unknown_capability,
+               "no host has capability \"" + std::string(req->capability) + "\"");
+    return;
+  }
+  if (owner->name == config_.name) {
+    serve_locally(std::move(in), *req);
+    return;
+  }
+  // Our view still names the host that refused: trust its hint if we know that host.
+  if (owner->name == f.target && !f.hint.empty() && f.hint != f.target) {
+    if (const auto* hinted = routes_->view().find(f.hint)) {
+      if (hinted->name == config_.name) {
+        serve_locally(std::move(in), *req);
+        return;
+      }
+      owner = hinted;
+    }
+  }
+  forward_to(std::move(in), *owner, f.attempts + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership and rebalancing
+
+void server::apply_membership() {
+  std::vector<std::shared_ptr<const discovery::membership_snapshot>> updates;
+  membership_updates_.take_all(updates);
+  if (updates.empty()) return;
+  snapshot_ = updates.back();
+  if (routes_ && routes_->epoch() == snapshot_->view.epoch) return;
+  routes_ = std::make_unique<routing_table>(snapshot_->view, *strategy_, config_.shards,
+                                            config_.name);
+  ++stats_.view_changes;
+  std::string names;
+  for (const auto& m : snapshot_->view.members) names += (names.empty() ? "" : ", ") + m.name;
+  spdlog::info("view {:016x}: {} hosts ({})", routes_->epoch(), snapshot_->view.members.size(),
+               names);
+  // Requests on their way to a host that left the view: route them again now.
+  for (auto& [fseq, f] : forwards_)
+    if (routes_->view().find(f.target) == nullptr) retries_.emplace_back(clock::now(), fseq);
+  // Drop hosts that are gone from the peer links.
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    if (routes_->view().find(it->first) == nullptr) {
+      it = peers_.erase(it);
+      poll_items_dirty_ = true;
+    } else {
+      ++it;
+    }
+  }
+  rebalance_pending_ = true;
+}
+
+void server::rebalance() {
+  if (!routes_) {
+    rebalance_pending_ = false;
+    return;
+  }
+  size_t busy = 0;
+  const size_t moved = runtime_->retire_if(
+      [this](const actor_module& m, std::string_view id) {
+        return !routes_->owns(m.capability, wire::shard_for(id, config_.shards));
+      },
+      MESH_DEACTIVATE_REBALANCE, busy);
+  stats_.rebalanced += moved;
+  if (moved > 0)
+    spdlog::info("rebalance: {} actors handed off to their new owners{}", moved,
+                 busy > 0 ? " (" + std::to_string(busy) + " still busy)" : "");
+  rebalance_pending_ = busy > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control operations
 
 void server::handle_control(inbound& in, const wire::request& req) {
   buffer_.clear();
   msgpack::packer<wire::buffer> pk(buffer_);
+  const bool routed = clustered_ && routes_;
   switch (req.kind) {
     case wire::op::capabilities: {
       const auto caps = modules_.served();
       const auto mods = modules_.modules();
-      wire::begin_ok(pk, in.rid, 3);
+      wire::begin_ok(pk, in.rid, 4);
       put_str(pk, "host");
       put_str(pk, config_.name);
       put_str(pk, "caps");
-      pk.pack_array(static_cast<uint32_t>(caps.size()));
-      for (const auto& c : caps) put_str(pk, c);
+      put_strings(pk, caps);
+      put_str(pk, "cluster_caps");
+      put_strings(pk, routed ? routes_->capabilities() : caps);
       put_str(pk, "modules");
       pk.pack_array(static_cast<uint32_t>(mods.size()));
       for (const actor_module* m : mods) {
@@ -307,10 +603,10 @@ void server::handle_control(inbound& in, const wire::request& req) {
       std::string list;
       for (const auto& c : caps) list += (list.empty() ? "" : ",") + c;
       spdlog::info("capabilities registered; now serving: {}", list);
+      announce_capabilities();
       wire::begin_ok(pk, in.rid, 1);
       put_str(pk, "caps");
-      pk.pack_array(static_cast<uint32_t>(caps.size()));
-      for (const auto& c : caps) put_str(pk, c);
+      put_strings(pk, caps);
       break;
     }
     case wire::op::shard:
@@ -327,12 +623,110 @@ void server::handle_control(inbound& in, const wire::request& req) {
       put_str(pk, "shards");
       pk.pack_uint32(config_.shards);
       break;
+    case wire::op::members: {
+      const auto now = clock::now();
+      std::vector<discovery::member_info> members;
+      if (snapshot_) members = snapshot_->members;
+      if (members.empty()) {  // a single host: just us
+        discovery::member_info me;
+        me.record.name = config_.name;
+        me.record.endpoint = endpoint_;
+        me.record.capabilities = modules_.served();
+        me.record.shards = config_.shards;
+        me.self = true;
+        me.last_heard = now;
+        members.push_back(me);
+      }
+      wire::begin_ok(pk, in.rid, 2);
+      put_str(pk, "epoch");
+      pk.pack_uint64(routed ? routes_->epoch() : 0);
+      put_str(pk, "members");
+      pk.pack_array(static_cast<uint32_t>(members.size()));
+      for (const auto& m : members) {
+        pk.pack_map(9);
+        put_str(pk, "name");
+        put_str(pk, m.record.name);
+        put_str(pk, "endpoint");
+        put_str(pk, m.record.endpoint);
+        put_str(pk, "gossip");
+        put_str(pk, m.record.gossip);
+        put_str(pk, "caps");
+        put_strings(pk, m.record.capabilities);
+        put_str(pk, "status");
+        put_str(pk, discovery::to_string(m.status));
+        put_str(pk, "incarnation");
+        pk.pack_uint64(m.record.incarnation);
+        put_str(pk, "version");
+        pk.pack_uint64(m.record.version);
+        put_str(pk, "self");
+        pk.pack(m.self);
+        put_str(pk, "last_heard_ms");
+        pk.pack_uint64(m.self ? 0
+                              : static_cast<uint64_t>(std::max<int64_t>(
+                                    0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           now - m.last_heard)
+                                           .count())));
+      }
+      break;
+    }
+    case wire::op::nodes_for: {
+      const std::string cap(req.capability);
+      std::vector<std::string> nodes;
+      if (routed) {
+        nodes = routes_->hosts_for(cap);
+      } else {
+        const auto served = modules_.served();
+        if (std::find(served.begin(), served.end(), cap) != served.end())
+          nodes.push_back(config_.name);
+      }
+      wire::begin_ok(pk, in.rid, 2);
+      put_str(pk, "cap");
+      put_str(pk, cap);
+      put_str(pk, "nodes");
+      put_strings(pk, nodes);
+      break;
+    }
+    case wire::op::owner: {
+      const uint32_t shard = wire::shard_for(req.id, config_.shards);
+      std::string owner, owner_endpoint;
+      if (routed) {
+        if (const auto* o = routes_->owner(req.capability, shard)) {
+          owner = o->name;
+          owner_endpoint = o->endpoint;
+        }
+      } else {
+        const auto served = modules_.served();
+        if (std::find(served.begin(), served.end(), req.capability) != served.end()) {
+          owner = config_.name;
+          owner_endpoint = endpoint_;
+        }
+      }
+      if (owner.empty()) {
+        buffer_.clear();
+        wire::encode_error(buffer_, in.rid, wire::error_code::unknown_capability,
+                           "no host has capability \"" + std::string(req.capability) + "\"");
+        break;
+      }
+      wire::begin_ok(pk, in.rid, 4);
+      put_str(pk, "shard");
+      pk.pack_uint32(shard);
+      put_str(pk, "shards");
+      pk.pack_uint32(config_.shards);
+      put_str(pk, "owner");
+      put_str(pk, owner);
+      put_str(pk, "endpoint");
+      put_str(pk, owner_endpoint);
+      break;
+    }
     default:
       wire::encode_error(buffer_, in.rid, wire::error_code::internal, "unhandled op");
       break;
   }
-  send_frames(in.routing_id, in.delimiter, zmq::message_t(buffer_.data(), buffer_.size()));
+  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines and completions
 
 void server::track_deadline(uint32_t timeout_ms, clock::time_point deadline, uint64_t seq) {
   // One FIFO per distinct timeout keeps each FIFO sorted by deadline for free.
@@ -358,19 +752,26 @@ void server::expire_calls(clock::time_point now) {
   for (auto& [ms, fifo] : timers_) {
     while (!fifo.empty()) {
       const timer_entry front = fifo.front();
-      auto it = pending_calls_.find(front.seq);
-      if (it == pending_calls_.end()) {  // already answered
+      auto call = pending_calls_.find(front.seq);
+      auto fwd = call == pending_calls_.end() ? forwards_.find(front.seq) : forwards_.end();
+      if (call == pending_calls_.end() && fwd == forwards_.end()) {  // already answered
         fifo.pop_front();
         continue;
       }
       if (front.deadline > now) break;
       fifo.pop_front();
-      inbound* in = it->second;
-      pending_calls_.erase(it);
       ++stats_.timeouts;
-      // The worker still owns `in`, but never touches its routing id or rid.
-      send_error(*in, wire::error_code::timeout,
-                 "no reply within " + std::to_string(ms) + " ms");
+      const std::string message = "no reply within " + std::to_string(ms) + " ms";
+      if (call != pending_calls_.end()) {
+        // The worker still owns the task, but never touches its routing id or rid.
+        inbound* in = call->second;
+        pending_calls_.erase(call);
+        send_error(*in, wire::error_code::timeout, message);
+      } else {
+        send_error(*fwd->second.in, wire::error_code::timeout, message);
+        forwards_.erase(fwd);
+        --inflight_;
+      }
     }
   }
 }
@@ -386,7 +787,7 @@ void server::drain_completions() {
         if (in->reply.size() == 0) {
           send_error(*in, wire::error_code::internal, "could not encode the reply");
         } else {
-          send_frames(in->routing_id, in->delimiter, std::move(in->reply));
+          send_reply(*in, std::move(in->reply));
         }
       }
     }
@@ -395,21 +796,34 @@ void server::drain_completions() {
   }
 }
 
-void server::send_error(inbound& in, wire::error_code code, std::string_view message) {
+void server::send_error(inbound& in, wire::error_code code, std::string_view message,
+                        std::string_view owner) {
   ++stats_.errors;
   buffer_.clear();
-  wire::encode_error(buffer_, in.rid, code, message);
-  send_frames(in.routing_id, in.delimiter, zmq::message_t(buffer_.data(), buffer_.size()));
+  wire::encode_error(buffer_, in.rid, code, message, owner);
+  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()),
+             code == wire::error_code::wrong_owner, owner);
 }
 
-void server::send_frames(const zmq::message_t& routing_id, bool delimiter, zmq::message_t&& body) {
+void server::send_reply(const inbound& in, zmq::message_t&& body, bool retry,
+                        std::string_view owner) {
   try {
-    zmq::message_t id(routing_id.data(), routing_id.size());
+    zmq::message_t id(in.routing_id.data(), in.routing_id.size());
     if (!socket_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       ++stats_.dropped_replies;  // the client's queue is full; it will time out
       return;
     }
-    if (delimiter) socket_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    if (in.forwarded) {
+      wire::buffer h;
+      wire::forward_header header;
+      header.fseq = in.fseq;
+      header.retry = retry;  // wrong owner: the forwarding host routes again
+      header.owner = std::string(owner);
+      wire::encode_forward_header(h, header);
+      socket_.send(zmq::buffer(h.data(), h.size()), zmq::send_flags::sndmore);
+    } else if (in.delimiter) {
+      socket_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    }
     socket_.send(body, zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
     ++stats_.dropped_replies;  // EHOSTUNREACH: the client went away

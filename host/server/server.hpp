@@ -1,22 +1,31 @@
 // The request server: the host's ROUTER socket and the dispatcher thread that owns it.
 //
-// Where a request goes: a frame arrives on the ROUTER socket -> decode_request -> the module
-// table resolves (capability, module) -> runtime::submit puts it in the actor's mailbox -> a
-// worker runs the handler and encodes the reply -> the completion queue brings it back to this
-// thread -> the ROUTER socket sends it. A call whose deadline passes first is answered with a
-// timeout here and its late result is dropped.
+// Where a request goes: a frame arrives on the ROUTER socket -> decode_request -> route():
+// in a cluster the routing table names the owner of the key's shard among the hosts with the
+// capability. The owner (or a single host) resolves (capability, module) in the module table and
+// runtime::submit puts the request in the actor's mailbox -> a worker runs the handler and
+// encodes the reply -> the completion queue brings it back here -> the ROUTER socket sends it.
+// Any other owner: the frame is forwarded unchanged over a DEALER to that host, whose reply is
+// relayed unchanged to the client. A host that gets a forwarded request for a key it does not own
+// in its own view answers "wrong owner" and the forwarding host routes again, within the
+// request's deadline. A call whose deadline passes first is answered with a timeout here.
 #pragma once
 
+#include <mesh/discovery/membership_service.hpp>
+
 #include <atomic>
-#include <memory>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 
+#include "cluster/routing_table.hpp"
+#include "placement/placement.hpp"
 #include "plugin/module_table.hpp"
 #include "plugin/plugin_watcher.hpp"
 #include "runtime/runtime.hpp"
@@ -35,6 +44,21 @@ struct server_stats {
   uint64_t dropped_replies = 0;
   uint64_t plugins_loaded = 0;
   uint64_t plugins_refused = 0;
+  uint64_t forwarded = 0;
+  uint64_t forward_retries = 0;
+  uint64_t wrong_owner = 0;
+  uint64_t rebalanced = 0;
+  uint64_t view_changes = 0;
+};
+
+/// How the server talks to the membership thread.
+struct cluster_hooks {
+  /// This host's served capabilities changed (a plugin, register_capabilities).
+  std::function<void(std::vector<std::string>)> set_capabilities;
+  /// The host is stopping: announce that it leaves.
+  std::function<void()> leave;
+  /// After leave(): how long to keep routing so peers learn of the departure first.
+  std::chrono::milliseconds leave_grace{300};
 };
 
 class server final : public completion_sink {
@@ -47,6 +71,11 @@ class server final : public completion_sink {
   const std::string& endpoint() const noexcept { return endpoint_; }
   const std::string& name() const noexcept { return config_.name; }
 
+  /// Before run(): route by membership (a cluster) with `strategy`.
+  void enable_cluster(std::unique_ptr<placement_strategy> strategy, cluster_hooks hooks);
+  /// Thread-safe: a new membership view (applied by the dispatcher on its next turn).
+  void post_membership(std::shared_ptr<const discovery::membership_snapshot> snapshot);
+
   /// Thread-safe: hands a loaded or refused plugin to the dispatcher thread, which adds it (or
   /// logs the refusal) on its next turn.
   void post_plugin(plugin_event event);
@@ -54,6 +83,9 @@ class server final : public completion_sink {
   /// Dispatcher thread: applies the plugins posted so far (main calls it once before run() so
   /// that the plugins present at start-up are served from the first request on).
   void apply_pending_plugins();
+
+  /// The capabilities this host serves now.
+  std::vector<std::string> served_capabilities() const { return modules_.served(); }
 
   /// Serves until stop() is called, then stops taking requests, lets in-flight ones finish
   /// (up to the drain timeout) and deactivates every actor.
@@ -67,29 +99,73 @@ class server final : public completion_sink {
 
  private:
   struct inbound;
+  struct peer_link {
+    zmq::socket_t socket;
+    std::string endpoint;
+  };
+  struct forward {
+    std::unique_ptr<inbound> in;
+    std::string target;
+    uint32_t attempts = 0;
+    std::string hint;
+  };
+  struct timer_entry {
+    clock::time_point deadline;
+    uint64_t seq;
+  };
 
   void complete(task* t, const outcome& result) noexcept override;
 
   void receive_batch();
+  void receive_from_peer(peer_link& link);
   void handle(std::unique_ptr<inbound> in);
+  void route(std::unique_ptr<inbound> in, const wire::request& req);
+  void serve_locally(std::unique_ptr<inbound> in, const wire::request& req);
+  void forward_to(std::unique_ptr<inbound> in, const discovery::member_record& owner,
+                  uint32_t attempts);
+  void retry_forward(uint64_t fseq);
   void handle_control(inbound& in, const wire::request& req);
   void drain_completions();
+  void apply_membership();
+  void rebalance();
   void track_deadline(uint32_t timeout_ms, clock::time_point deadline, uint64_t seq);
   std::optional<clock::time_point> next_deadline() const;
   void expire_calls(clock::time_point now);
+  void run_due_retries(clock::time_point now);
   void apply_plugin(plugin_event& event);
-  void send_error(inbound& in, wire::error_code code, std::string_view message);
-  void send_frames(const zmq::message_t& routing_id, bool delimiter, zmq::message_t&& body);
+  void announce_capabilities();
+  peer_link& peer(const discovery::member_record& owner);
+  void rebuild_poll_items();
+  void send_error(inbound& in, wire::error_code code, std::string_view message,
+                  std::string_view owner = {});
+  void send_reply(const inbound& in, zmq::message_t&& body, bool retry = false,
+                  std::string_view owner = {});
 
   host_config config_;
+  zmq::context_t& context_;
   zmq::socket_t socket_;
   std::string endpoint_;
   module_table modules_;
   batch_queue<inbound*> completions_;
   batch_queue<plugin_event> plugin_events_;
+  batch_queue<std::shared_ptr<const discovery::membership_snapshot>> membership_updates_;
   std::unique_ptr<runtime> runtime_;
   std::atomic<bool> stopping_{false};
   bool draining_ = false;
+
+  // Cluster (dispatcher-owned).
+  bool clustered_ = false;
+  std::unique_ptr<placement_strategy> strategy_;
+  cluster_hooks hooks_;
+  std::shared_ptr<const discovery::membership_snapshot> snapshot_;
+  std::unique_ptr<routing_table> routes_;
+  std::map<std::string, peer_link> peers_;
+  std::unordered_map<uint64_t, forward> forwards_;
+  std::deque<std::pair<clock::time_point, uint64_t>> retries_;
+  bool rebalance_pending_ = false;
+  std::vector<zmq::pollitem_t> poll_items_;
+  std::vector<peer_link*> poll_peers_;
+  bool poll_items_dirty_ = true;
 
   // Dispatcher-owned.
   msgpack::zone zone_;
@@ -97,10 +173,6 @@ class server final : public completion_sink {
   uint64_t next_seq_ = 1;
   size_t inflight_ = 0;
   std::unordered_map<uint64_t, inbound*> pending_calls_;
-  struct timer_entry {
-    clock::time_point deadline;
-    uint64_t seq;
-  };
   std::map<uint32_t, std::deque<timer_entry>> timers_;  // timeout_ms -> calls in deadline order
   std::vector<inbound*> completed_;
   std::vector<plugin_event> events_;

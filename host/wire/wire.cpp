@@ -7,14 +7,16 @@
 namespace mesh::wire {
 namespace {
 
-constexpr std::array<std::string_view, 16> error_names = {
+constexpr std::array<std::string_view, 17> error_names = {
     "bad_request",     "unsupported_version", "too_large",       "unknown_op",
     "unknown_capability", "capability_not_served", "unknown_module", "capability_mismatch",
     "activation_failed", "actor_error",       "rejected",        "bad_reply",
-    "timeout",         "overloaded",          "shutting_down",   "internal"};
+    "timeout",         "overloaded",          "shutting_down",   "internal",
+    "wrong_owner"};
 
-constexpr std::array<std::string_view, 6> op_names = {
-    "call", "cast", "register_capabilities", "capabilities", "shard", "ping"};
+constexpr std::array<std::string_view, 9> op_names = {
+    "call", "cast", "register_capabilities", "capabilities", "shard", "ping",
+    "members", "nodes_for", "owner"};
 
 bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
 
@@ -147,6 +149,7 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
     } else if (key == "id") {
       if (!is_bytes(v)) return bad("\"id\" must be a string or binary");
       req.id = bytes_of(v);
+      req.id_is_binary = v.type == msgpack::type::BIN;
     } else if (key == "payload") {
       if (v.type == msgpack::type::NIL) continue;
       if (v.type != msgpack::type::BIN) return bad("\"payload\" must be binary (one encoded MessagePack object)");
@@ -185,6 +188,13 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
     case op::shard:
       if (req.id.empty()) return bad("missing \"id\" (actor id)");
       break;
+    case op::nodes_for:
+      if (req.capability.empty()) return bad("missing \"cap\" (capability)");
+      break;
+    case op::owner:
+      if (req.capability.empty()) return bad("missing \"cap\" (capability)");
+      if (req.id.empty()) return bad("missing \"id\" (actor id)");
+      break;
     case op::register_capabilities:
       if (req.capabilities.empty()) return bad("missing \"caps\" (capabilities to register)");
       for (auto c : req.capabilities)
@@ -211,8 +221,10 @@ void encode_request(buffer& out, const request& req) {
   uint32_t n = 3;  // v, op, rid
   const bool actor_op = req.kind == op::call || req.kind == op::cast;
   if (actor_op) n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1);
-  if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities)
+  if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities ||
+      req.kind == op::nodes_for)
     n += 1;
+  if (req.kind == op::owner) n += 2;
   pk.pack_map(n);
   pack_str(pk, "v");
   pk.pack_uint32(protocol_version);
@@ -241,6 +253,14 @@ void encode_request(buffer& out, const request& req) {
     pk.pack_uint32(req.timeout_ms);
   }
   if (req.kind == op::shard) {
+    pack_str(pk, "id");
+    pack_str(pk, req.id.as_string());
+  }
+  if (req.kind == op::nodes_for || req.kind == op::owner) {
+    pack_str(pk, "cap");
+    pack_str(pk, req.capability);
+  }
+  if (req.kind == op::owner) {
     pack_str(pk, "id");
     pack_str(pk, req.id.as_string());
   }
@@ -273,7 +293,8 @@ void encode_ok(buffer& out, uint64_t rid) {
   begin_ok(pk, rid, 0);
 }
 
-void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message) {
+void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message,
+                  std::string_view owner) {
   msgpack::packer<buffer> pk(out);
   pk.pack_map(4);
   pack_str(pk, "v");
@@ -283,11 +304,70 @@ void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view m
   pack_str(pk, "ok");
   pk.pack_false();
   pack_str(pk, "error");
-  pk.pack_map(2);
+  pk.pack_map(owner.empty() ? 2 : 3);
   pack_str(pk, "code");
   pack_str(pk, to_string(code));
   pack_str(pk, "msg");
   pack_str(pk, message);
+  if (!owner.empty()) {
+    pack_str(pk, "owner");
+    pack_str(pk, owner);
+  }
+}
+
+void encode_forward_header(buffer& out, const forward_header& h) {
+  msgpack::packer<buffer> pk(out);
+  const bool request = !h.from.empty();
+  pk.pack_map(2 + (request ? 3 : 0) + (h.retry ? 2 : 0));
+  pack_str(pk, "v");
+  pk.pack_uint32(protocol_version);
+  pack_str(pk, "fwd");
+  pk.pack_uint64(h.fseq);
+  if (request) {
+    pack_str(pk, "from");
+    pack_str(pk, h.from);
+    pack_str(pk, "epoch");
+    pk.pack_uint64(h.epoch);
+    pack_str(pk, "hops");
+    pk.pack_uint32(h.hops);
+  }
+  if (h.retry) {
+    pack_str(pk, "retry");
+    pk.pack_true();
+    pack_str(pk, "owner");
+    pack_str(pk, h.owner);
+  }
+}
+
+std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t size) {
+  msgpack::zone zone;
+  auto root = unpack_root(data, size, zone, decode_limits{});
+  if (!root) return std::nullopt;
+  forward_header h;
+  bool have_fwd = false;
+  const auto& map = root->via.map;
+  for (uint32_t i = 0; i < map.size; ++i) {
+    const msgpack::object& k = map.ptr[i].key;
+    const msgpack::object& v = map.ptr[i].val;
+    if (!is_str(k)) return std::nullopt;
+    const std::string_view key = str_of(k);
+    if (key == "fwd" && is_uint(v)) {
+      h.fseq = v.via.u64;
+      have_fwd = true;
+    } else if (key == "from" && is_str(v)) {
+      h.from = std::string(str_of(v));
+    } else if (key == "epoch" && is_uint(v)) {
+      h.epoch = v.via.u64;
+    } else if (key == "hops" && is_uint(v)) {
+      h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.via.u64, UINT32_MAX));
+    } else if (key == "retry" && v.type == msgpack::type::BOOLEAN) {
+      h.retry = v.via.boolean;
+    } else if (key == "owner" && is_str(v)) {
+      h.owner = std::string(str_of(v));
+    }
+  }
+  if (!have_fwd) return std::nullopt;
+  return h;
 }
 
 tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpack::zone& zone,
@@ -331,6 +411,7 @@ tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpac
         if (!is_str(ek) || !is_str(ev)) continue;
         if (str_of(ek) == "code") rep.error_code = std::string(str_of(ev));
         if (str_of(ek) == "msg") rep.error_message = std::string(str_of(ev));
+        if (str_of(ek) == "owner") rep.owner_hint = std::string(str_of(ev));
       }
     }
   }

@@ -23,7 +23,17 @@ inline constexpr uint32_t default_timeout_ms = 5000;
 inline constexpr uint32_t max_timeout_ms = 3'600'000;
 
 /// What a request asks for.
-enum class op : uint8_t { call, cast, register_capabilities, capabilities, shard, ping };
+enum class op : uint8_t {
+  call,
+  cast,
+  register_capabilities,
+  capabilities,
+  shard,
+  ping,
+  members,    ///< the membership as this host sees it
+  nodes_for,  ///< hosts that have a capability (like Mesh.nodes_for)
+  owner,      ///< shard and owner host of an id in a capability
+};
 
 /// Every error a host can answer with. The string forms are the wire contract.
 enum class error_code : uint8_t {
@@ -43,6 +53,7 @@ enum class error_code : uint8_t {
   overloaded,             ///< the host's queue limit is reached; retry later
   shutting_down,          ///< the host is stopping
   internal,               ///< a bug in the host; the message says more
+  wrong_owner,            ///< (between hosts) the callee does not own the key in its view
 };
 
 /// The wire name of `code`, e.g. "unknown_module".
@@ -79,6 +90,7 @@ struct request {
   bytes_view init_arg; ///< one MessagePack object, empty = none given
   uint32_t timeout_ms = default_timeout_ms;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
+  bool id_is_binary = false;
 };
 
 /// Bounds applied while decoding network input.
@@ -120,8 +132,22 @@ void encode_request(buffer& out, const request& req);
 void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply);
 /// A success with no body (cast accepted, capabilities registered); `extra` adds fields.
 void encode_ok(buffer& out, uint64_t rid);
-/// An error reply.
-void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message);
+/// An error reply; `owner` (with wrong_owner) names the owner the host believes in.
+void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message,
+                  std::string_view owner = {});
+
+/// The header frame that precedes a request forwarded between hosts, and its reply.
+struct forward_header {
+  uint64_t fseq = 0;       ///< the forwarding host's sequence number, echoed in the reply
+  std::string from;        ///< name of the forwarding host
+  uint64_t epoch = 0;      ///< the forwarding host's membership epoch
+  uint32_t hops = 0;       ///< how often this request was routed before
+  bool retry = false;      ///< (reply) wrong owner: route again
+  std::string owner;       ///< (reply, retry) the owner the callee believes in
+};
+void encode_forward_header(buffer& out, const forward_header& h);
+/// Decodes a forward header; nullopt when the bytes are not one.
+std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t size);
 
 /// Starts a success reply map with `extra_fields` more entries after "v", "rid" and "ok"; the
 /// caller packs exactly that many key/value pairs with `pk`.
@@ -136,6 +162,7 @@ struct reply {
   actor_ref actor;
   std::string error_code; ///< wire name, when !ok
   std::string error_message;
+  std::string owner_hint;  ///< with wrong_owner: the owner the callee believes in
   const msgpack::object* envelope = nullptr;  ///< the whole map, for op-specific fields
 };
 

@@ -189,6 +189,22 @@ int run_ping(mesh::client::connection& conn, const options& opt) {
   return exit_ok;
 }
 
+/// Sends a query op and prints its reply envelope as JSON, without the protocol fields.
+int run_query(mesh::client::connection& conn, const options& opt, mesh::wire::op kind) {
+  mesh::wire::request req;
+  req.kind = kind;
+  req.capability = opt.capability;
+  req.id = {reinterpret_cast<const uint8_t*>(opt.id.data()), opt.id.size()};
+  auto r = conn.request(req, milliseconds{opt.timeout_ms});
+  if (!r) return print_error(r.error(), opt.pretty);
+  auto doc = mesh::client::json_from_msgpack(r->envelope);
+  if (!doc) return print_error(doc.error(), opt.pretty);
+  doc->erase("v");
+  doc->erase("rid");
+  print(*doc, opt.pretty);
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -260,6 +276,31 @@ int main(int argc, char** argv) {
       "  meshctl --connect tcp://127.0.0.1:7100 ping\n"
       "Prints {\"ok\":true,\"host\":...,\"shards\":...,\"rtt_ms\":...}");
 
+  auto* members = app.add_subcommand("members", "List the cluster's hosts as this host sees them");
+  add_wait_option(*members, opt);
+  members->footer(
+      "Example:\n"
+      "  meshctl --connect tcp://127.0.0.1:7100 members\n"
+      "Prints {\"ok\":true,\"epoch\":...,\"members\":[{\"name\",\"endpoint\",\"gossip\",\"caps\","
+      "\"status\",\"incarnation\",\"version\",\"self\",\"last_heard_ms\"}...]}");
+
+  auto* nodes = app.add_subcommand("nodes-for", "List the hosts that have a capability");
+  nodes->add_option("capability", opt.capability, "Capability name")->required();
+  add_wait_option(*nodes, opt);
+  nodes->footer(
+      "Example:\n"
+      "  meshctl nodes-for game\n"
+      "Prints {\"ok\":true,\"cap\":\"game\",\"nodes\":[\"node1\",\"node3\"]}");
+
+  auto* owner = app.add_subcommand("owner", "Show the shard and the owner host of an actor id");
+  owner->add_option("id", opt.id, "Actor id")->required();
+  owner->add_option("--capability", opt.capability, "Capability")->required();
+  add_wait_option(*owner, opt);
+  owner->footer(
+      "Example:\n"
+      "  meshctl owner player_1 --capability game\n"
+      "Prints {\"ok\":true,\"shard\":2486,\"shards\":4096,\"owner\":\"node3\",\"endpoint\":...}");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -283,6 +324,9 @@ int main(int argc, char** argv) {
     if (*reg) return run_register(*conn, opt);
     if (*caps) return run_capabilities(*conn, opt);
     if (*ping) return run_ping(*conn, opt);
+    if (*members) return run_query(*conn, opt, mesh::wire::op::members);
+    if (*nodes) return run_query(*conn, opt, mesh::wire::op::nodes_for);
+    if (*owner) return run_query(*conn, opt, mesh::wire::op::owner);
   } catch (const zmq::error_t& e) {
     return print_error("transport", e.what(), opt.pretty, exit_no_reply);
   } catch (const std::exception& e) {
