@@ -399,7 +399,7 @@ server::peer_link& server::peer(const discovery::member_record& owner) {
 }
 
 void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_record& owner,
-                        uint32_t attempts) {
+                        uint32_t attempts, uint32_t unreachable) {
   const uint64_t fseq = next_seq_++;
   peer_link& link = peer(owner);
   buffer_.clear();
@@ -418,14 +418,18 @@ void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_rec
   }
   const uint32_t timeout_ms = in->timeout_ms;
   const auto deadline = in->deadline;
-  forwards_.emplace(fseq, forward{std::move(in), owner.name, attempts, {}});
+  forwards_.emplace(fseq, forward{std::move(in), owner.name, attempts,
+                                   sent ? 0 : unreachable + 1, false, {}});
   ++inflight_;
   track_deadline(timeout_ms, deadline, fseq);
   if (sent) {
     ++stats_.forwarded;
   } else {
-    // Not connected (yet, or any more): try again shortly, by the view of that moment.
-    retries_.emplace_back(clock::now() + retry_step * (attempts + 1), fseq);
+    // Not connected (yet, or any more; a crash not yet detected): try again by the view of that
+    // moment, backing off up to 100 ms, until the deadline. Failure detection moves the key.
+    const auto backoff = std::min<clock::duration>(retry_step * (1u << std::min(unreachable, 4u)),
+                                                   std::chrono::milliseconds(100));
+    retries_.emplace_back(clock::now() + backoff, fseq);
   }
 }
 
@@ -445,6 +449,7 @@ void server::receive_from_peer(peer_link& link) {
     if (it == forwards_.end()) continue;  // answered already (timeout) or re-routed
     if (h->retry) {
       it->second.hint = h->owner;
+      it->second.refused = true;
       ++stats_.forward_retries;
       retries_.emplace_back(clock::now() + retry_step * it->second.attempts, h->fseq);
       continue;
@@ -481,9 +486,11 @@ void server::retry_forward(uint64_t fseq) {
                "no reply within " + std::to_string(in->timeout_ms) + " ms");
     return;
   }
-  if (f.attempts + 1 >= max_forward_attempts) {
+  // Only refusals count: an unreachable owner is retried until the deadline.
+  const uint32_t attempts = f.attempts + (f.refused ? 1 : 0);
+  if (attempts >= max_forward_attempts) {
     send_error(*in, wire::error_code::wrong_owner,
-               "hosts did not agree on the owner after " + std::to_string(f.attempts + 1) +
+               "hosts did not agree on the owner after " + std::to_string(attempts) +
                    " attempts; retry later");
     return;
   }
@@ -505,7 +512,7 @@ void server::retry_forward(uint64_t fseq) {
     return;
   }
   // Our view still names the host that refused: trust its hint if we know that host.
-  if (owner->name == f.target && !f.hint.empty() && f.hint != f.target) {
+  if (f.refused && owner->name == f.target && !f.hint.empty() && f.hint != f.target) {
     if (const auto* hinted = routes_->view().find(f.hint)) {
       if (hinted->name == config_.name) {
         serve_locally(std::move(in), *req);
@@ -514,7 +521,7 @@ void server::retry_forward(uint64_t fseq) {
       owner = hinted;
     }
   }
-  forward_to(std::move(in), *owner, f.attempts + 1);
+  forward_to(std::move(in), *owner, attempts, owner->name == f.target ? f.unreachable : 0);
 }
 
 // ---------------------------------------------------------------------------------------------

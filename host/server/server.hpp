@@ -106,7 +106,9 @@ class server final : public completion_sink {
   struct forward {
     std::unique_ptr<inbound> in;
     std::string target;
-    uint32_t attempts = 0;
+    uint32_t attempts = 0;     ///< how often a host answered wrong_owner
+    uint32_t unreachable = 0;  ///< consecutive sends that found the target not connected
+    bool refused = false;      ///< the target answered wrong_owner
     std::string hint;
   };
   struct timer_entry {
@@ -122,7 +124,7 @@ class server final : public completion_sink {
   void route(std::unique_ptr<inbound> in, const wire::request& req);
   void serve_locally(std::unique_ptr<inbound> in, const wire::request& req);
   void forward_to(std::unique_ptr<inbound> in, const discovery::member_record& owner,
-                  uint32_t attempts);
+                  uint32_t attempts, uint32_t unreachable = 0);
   void retry_forward(uint64_t fseq);
   void handle_control(inbound& in, const wire::request& req);
   void drain_completions();
