@@ -15,16 +15,6 @@
 namespace mesh::host {
 namespace {
 
-/// MurmurHash3 fmix64, exactly the finalizer that mesh::wire::id_hash ends with.
-constexpr uint64_t fmix64(uint64_t h) noexcept {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 class rendezvous_strategy final : public placement_strategy {
  public:
   std::string name() const override { return "rendezvous"; }
@@ -118,7 +108,7 @@ tl::expected<std::vector<size_t>, std::string> probe(mesh_placement_owner_fn own
 uint64_t rendezvous_weight(std::string_view host, uint32_t shard) noexcept {
   const uint64_t h =
       wire::id_hash(wire::bytes_view{reinterpret_cast<const uint8_t*>(host.data()), host.size()});
-  return fmix64(h ^ (uint64_t{shard} * 0x9E3779B97F4A7C15ULL));
+  return wire::fmix64(h ^ (uint64_t{shard} * 0x9E3779B97F4A7C15ULL));
 }
 
 std::unique_ptr<placement_strategy> make_rendezvous() {

@@ -38,16 +38,11 @@ std::string default_name(const std::string& endpoint) {
   return std::string(host) + ":" + (colon == std::string::npos ? endpoint : endpoint.substr(colon + 1));
 }
 
-template <class Stream>
-void put_str(msgpack::packer<Stream>& pk, std::string_view s) {
-  pk.pack_str(static_cast<uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-}
 
 template <class Stream>
 void put_strings(msgpack::packer<Stream>& pk, const std::vector<std::string>& items) {
   pk.pack_array(static_cast<uint32_t>(items.size()));
-  for (const auto& s : items) put_str(pk, s);
+  for (const auto& s : items) wire::pack_string(pk, s);
 }
 
 bool is_actor_op(wire::op kind) { return kind == wire::op::call || kind == wire::op::cast; }
@@ -585,22 +580,22 @@ void server::handle_control(inbound& in, const wire::request& req) {
       const auto caps = modules_.served();
       const auto mods = modules_.modules();
       wire::begin_ok(pk, in.rid, 4);
-      put_str(pk, "host");
-      put_str(pk, config_.name);
-      put_str(pk, "caps");
+      wire::pack_string(pk, "host");
+      wire::pack_string(pk, config_.name);
+      wire::pack_string(pk, "caps");
       put_strings(pk, caps);
-      put_str(pk, "cluster_caps");
+      wire::pack_string(pk, "cluster_caps");
       put_strings(pk, routed ? routes_->capabilities() : caps);
-      put_str(pk, "modules");
+      wire::pack_string(pk, "modules");
       pk.pack_array(static_cast<uint32_t>(mods.size()));
       for (const actor_module* m : mods) {
         pk.pack_map(3);
-        put_str(pk, "mod");
-        put_str(pk, m->name);
-        put_str(pk, "cap");
-        put_str(pk, m->capability);
-        put_str(pk, "plugin");
-        put_str(pk, m->plugin_file);
+        wire::pack_string(pk, "mod");
+        wire::pack_string(pk, m->name);
+        wire::pack_string(pk, "cap");
+        wire::pack_string(pk, m->capability);
+        wire::pack_string(pk, "plugin");
+        wire::pack_string(pk, m->plugin_file);
       }
       break;
     }
@@ -612,22 +607,22 @@ void server::handle_control(inbound& in, const wire::request& req) {
       spdlog::info("capabilities registered; now serving: {}", list);
       announce_capabilities();
       wire::begin_ok(pk, in.rid, 1);
-      put_str(pk, "caps");
+      wire::pack_string(pk, "caps");
       put_strings(pk, caps);
       break;
     }
     case wire::op::shard:
       wire::begin_ok(pk, in.rid, 2);
-      put_str(pk, "shard");
+      wire::pack_string(pk, "shard");
       pk.pack_uint32(wire::shard_for(req.id, config_.shards));
-      put_str(pk, "shards");
+      wire::pack_string(pk, "shards");
       pk.pack_uint32(config_.shards);
       break;
     case wire::op::ping:
       wire::begin_ok(pk, in.rid, 2);
-      put_str(pk, "host");
-      put_str(pk, config_.name);
-      put_str(pk, "shards");
+      wire::pack_string(pk, "host");
+      wire::pack_string(pk, config_.name);
+      wire::pack_string(pk, "shards");
       pk.pack_uint32(config_.shards);
       break;
     case wire::op::members: {
@@ -645,29 +640,29 @@ void server::handle_control(inbound& in, const wire::request& req) {
         members.push_back(me);
       }
       wire::begin_ok(pk, in.rid, 2);
-      put_str(pk, "epoch");
+      wire::pack_string(pk, "epoch");
       pk.pack_uint64(routed ? routes_->epoch() : 0);
-      put_str(pk, "members");
+      wire::pack_string(pk, "members");
       pk.pack_array(static_cast<uint32_t>(members.size()));
       for (const auto& m : members) {
         pk.pack_map(9);
-        put_str(pk, "name");
-        put_str(pk, m.record.name);
-        put_str(pk, "endpoint");
-        put_str(pk, m.record.endpoint);
-        put_str(pk, "gossip");
-        put_str(pk, m.record.gossip);
-        put_str(pk, "caps");
+        wire::pack_string(pk, "name");
+        wire::pack_string(pk, m.record.name);
+        wire::pack_string(pk, "endpoint");
+        wire::pack_string(pk, m.record.endpoint);
+        wire::pack_string(pk, "gossip");
+        wire::pack_string(pk, m.record.gossip);
+        wire::pack_string(pk, "caps");
         put_strings(pk, m.record.capabilities);
-        put_str(pk, "status");
-        put_str(pk, discovery::to_string(m.status));
-        put_str(pk, "incarnation");
+        wire::pack_string(pk, "status");
+        wire::pack_string(pk, discovery::to_string(m.status));
+        wire::pack_string(pk, "incarnation");
         pk.pack_uint64(m.record.incarnation);
-        put_str(pk, "version");
+        wire::pack_string(pk, "version");
         pk.pack_uint64(m.record.version);
-        put_str(pk, "self");
+        wire::pack_string(pk, "self");
         pk.pack(m.self);
-        put_str(pk, "last_heard_ms");
+        wire::pack_string(pk, "last_heard_ms");
         pk.pack_uint64(m.self ? 0
                               : static_cast<uint64_t>(std::max<int64_t>(
                                     0, std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -687,9 +682,9 @@ void server::handle_control(inbound& in, const wire::request& req) {
           nodes.push_back(config_.name);
       }
       wire::begin_ok(pk, in.rid, 2);
-      put_str(pk, "cap");
-      put_str(pk, cap);
-      put_str(pk, "nodes");
+      wire::pack_string(pk, "cap");
+      wire::pack_string(pk, cap);
+      wire::pack_string(pk, "nodes");
       put_strings(pk, nodes);
       break;
     }
@@ -715,14 +710,14 @@ void server::handle_control(inbound& in, const wire::request& req) {
         break;
       }
       wire::begin_ok(pk, in.rid, 4);
-      put_str(pk, "shard");
+      wire::pack_string(pk, "shard");
       pk.pack_uint32(shard);
-      put_str(pk, "shards");
+      wire::pack_string(pk, "shards");
       pk.pack_uint32(config_.shards);
-      put_str(pk, "owner");
-      put_str(pk, owner);
-      put_str(pk, "endpoint");
-      put_str(pk, owner_endpoint);
+      wire::pack_string(pk, "owner");
+      wire::pack_string(pk, owner);
+      wire::pack_string(pk, "endpoint");
+      wire::pack_string(pk, owner_endpoint);
       break;
     }
     default:

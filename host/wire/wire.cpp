@@ -64,11 +64,6 @@ bool is_bytes(const msgpack::object& o) {
   return o.type == msgpack::type::STR || o.type == msgpack::type::BIN;
 }
 
-template <class Stream>
-void pack_str(msgpack::packer<Stream>& pk, std::string_view s) {
-  pk.pack_str(static_cast<uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-}
 
 template <class Stream>
 void pack_bin(msgpack::packer<Stream>& pk, bytes_view b) {
@@ -208,11 +203,11 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
 
 void begin_ok(msgpack::packer<buffer>& pk, uint64_t rid, uint32_t extra_fields) {
   pk.pack_map(3 + extra_fields);
-  pack_str(pk, "v");
+  pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
-  pack_str(pk, "rid");
+  pack_string(pk, "rid");
   pk.pack_uint64(rid);
-  pack_str(pk, "ok");
+  pack_string(pk, "ok");
   pk.pack_true();
 }
 
@@ -226,65 +221,65 @@ void encode_request(buffer& out, const request& req) {
     n += 1;
   if (req.kind == op::owner) n += 2;
   pk.pack_map(n);
-  pack_str(pk, "v");
+  pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
-  pack_str(pk, "op");
-  pack_str(pk, to_string(req.kind));
-  pack_str(pk, "rid");
+  pack_string(pk, "op");
+  pack_string(pk, to_string(req.kind));
+  pack_string(pk, "rid");
   pk.pack_uint64(req.rid);
   if (actor_op) {
-    pack_str(pk, "cap");
-    pack_str(pk, req.capability);
-    pack_str(pk, "mod");
-    pack_str(pk, req.module);
-    pack_str(pk, "id");
-    pack_str(pk, req.id.as_string());
+    pack_string(pk, "cap");
+    pack_string(pk, req.capability);
+    pack_string(pk, "mod");
+    pack_string(pk, req.module);
+    pack_string(pk, "id");
+    pack_string(pk, req.id.as_string());
     if (!req.payload.empty()) {
-      pack_str(pk, "payload");
+      pack_string(pk, "payload");
       pack_bin(pk, req.payload);
     }
     if (!req.init_arg.empty()) {
-      pack_str(pk, "init");
+      pack_string(pk, "init");
       pack_bin(pk, req.init_arg);
     }
   }
   if (req.kind == op::call) {
-    pack_str(pk, "timeout_ms");
+    pack_string(pk, "timeout_ms");
     pk.pack_uint32(req.timeout_ms);
   }
   if (req.kind == op::shard) {
-    pack_str(pk, "id");
-    pack_str(pk, req.id.as_string());
+    pack_string(pk, "id");
+    pack_string(pk, req.id.as_string());
   }
   if (req.kind == op::nodes_for || req.kind == op::owner) {
-    pack_str(pk, "cap");
-    pack_str(pk, req.capability);
+    pack_string(pk, "cap");
+    pack_string(pk, req.capability);
   }
   if (req.kind == op::owner) {
-    pack_str(pk, "id");
-    pack_str(pk, req.id.as_string());
+    pack_string(pk, "id");
+    pack_string(pk, req.id.as_string());
   }
   if (req.kind == op::register_capabilities) {
-    pack_str(pk, "caps");
+    pack_string(pk, "caps");
     pk.pack_array(static_cast<uint32_t>(req.capabilities.size()));
-    for (auto c : req.capabilities) pack_str(pk, c);
+    for (auto c : req.capabilities) pack_string(pk, c);
   }
 }
 
 void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply) {
   msgpack::packer<buffer> pk(out);
   begin_ok(pk, rid, 2);
-  pack_str(pk, "reply");
+  pack_string(pk, "reply");
   pack_bin(pk, reply);
-  pack_str(pk, "actor");
+  pack_string(pk, "actor");
   pk.pack_map(4);
-  pack_str(pk, "host");
-  pack_str(pk, actor.host);
-  pack_str(pk, "mod");
-  pack_str(pk, actor.module);
-  pack_str(pk, "id");
-  pack_str(pk, actor.id.as_string());
-  pack_str(pk, "act");
+  pack_string(pk, "host");
+  pack_string(pk, actor.host);
+  pack_string(pk, "mod");
+  pack_string(pk, actor.module);
+  pack_string(pk, "id");
+  pack_string(pk, actor.id.as_string());
+  pack_string(pk, "act");
   pk.pack_uint64(actor.activation);
 }
 
@@ -297,21 +292,21 @@ void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view m
                   std::string_view owner) {
   msgpack::packer<buffer> pk(out);
   pk.pack_map(4);
-  pack_str(pk, "v");
+  pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
-  pack_str(pk, "rid");
+  pack_string(pk, "rid");
   pk.pack_uint64(rid);
-  pack_str(pk, "ok");
+  pack_string(pk, "ok");
   pk.pack_false();
-  pack_str(pk, "error");
+  pack_string(pk, "error");
   pk.pack_map(owner.empty() ? 2 : 3);
-  pack_str(pk, "code");
-  pack_str(pk, to_string(code));
-  pack_str(pk, "msg");
-  pack_str(pk, message);
+  pack_string(pk, "code");
+  pack_string(pk, to_string(code));
+  pack_string(pk, "msg");
+  pack_string(pk, message);
   if (!owner.empty()) {
-    pack_str(pk, "owner");
-    pack_str(pk, owner);
+    pack_string(pk, "owner");
+    pack_string(pk, owner);
   }
 }
 
@@ -319,23 +314,23 @@ void encode_forward_header(buffer& out, const forward_header& h) {
   msgpack::packer<buffer> pk(out);
   const bool request = !h.from.empty();
   pk.pack_map(2 + (request ? 3 : 0) + (h.retry ? 2 : 0));
-  pack_str(pk, "v");
+  pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
-  pack_str(pk, "fwd");
+  pack_string(pk, "fwd");
   pk.pack_uint64(h.fseq);
   if (request) {
-    pack_str(pk, "from");
-    pack_str(pk, h.from);
-    pack_str(pk, "epoch");
+    pack_string(pk, "from");
+    pack_string(pk, h.from);
+    pack_string(pk, "epoch");
     pk.pack_uint64(h.epoch);
-    pack_str(pk, "hops");
+    pack_string(pk, "hops");
     pk.pack_uint32(h.hops);
   }
   if (h.retry) {
-    pack_str(pk, "retry");
+    pack_string(pk, "retry");
     pk.pack_true();
-    pack_str(pk, "owner");
-    pack_str(pk, h.owner);
+    pack_string(pk, "owner");
+    pack_string(pk, h.owner);
   }
 }
 
@@ -425,13 +420,7 @@ uint64_t id_hash(bytes_view id) noexcept {
     h ^= id.data[i];
     h *= 0x100000001b3ULL;  // FNV-1a 64 prime
   }
-  // MurmurHash3 fmix64: spreads FNV's weak low bits before the modulo.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  return fmix64(h);  // spreads FNV's weak low bits before the modulo
 }
 
 uint32_t shard_for(bytes_view id, uint32_t shards) noexcept {

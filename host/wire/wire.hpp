@@ -169,6 +169,23 @@ struct reply {
 tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpack::zone& zone,
                                         const decode_limits& limits = {});
 
+/// The MurmurHash3 fmix64 finalizer (part of id_hash and of the rendezvous weight).
+constexpr uint64_t fmix64(uint64_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+/// Packs `s` as a MessagePack str (the one helper every encoder here uses).
+template <class Stream>
+void pack_string(msgpack::packer<Stream>& pk, std::string_view s) {
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
 /// 64-bit hash of an actor id: FNV-1a over the bytes, then the MurmurHash3 fmix64 finalizer.
 uint64_t id_hash(bytes_view id) noexcept;
 /// The shard of an actor id: id_hash(id) % shards. Part of the wire contract.
