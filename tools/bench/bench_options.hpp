@@ -21,6 +21,14 @@ struct bench_options {
   size_t activation_inflight = 500;
   size_t hot_inflight = 200;
   size_t spread_inflight = 500;
+  /// Cluster mode: sequential calls of each latency phase (forwarded, direct to the owner).
+  uint64_t cluster_latency_calls = 2'000;
+  /// Cluster mode: calls of each pipelined phase, spread over `cluster_actors` actors.
+  uint64_t cluster_calls = 20'000;
+  uint64_t cluster_actors = 1'000;
+  size_t cluster_inflight = 200;
+  /// Cluster mode: each phase alternates this many Mesh and raw rounds (shared-machine drift).
+  uint64_t cluster_rounds = 4;
   /// How long each open-ended throughput phase (hot, spread) runs.
   std::chrono::milliseconds duration{3000};
   /// Upper bound for phases defined by a count (activations, latency): they stop early and
@@ -40,6 +48,9 @@ inline void make_quick(bench_options& o) {
   o.activations = 2'000;
   o.spread_actors = 500;
   o.latency_calls = 300;
+  o.cluster_latency_calls = 200;
+  o.cluster_calls = 2'000;
+  o.cluster_actors = 100;
   o.duration = std::chrono::milliseconds(250);
   o.phase_limit = std::chrono::milliseconds(10'000);
 }

@@ -35,6 +35,14 @@ std::string pad(const std::string& s, size_t width, bool right) {
   return right ? fill + s : s + fill;
 }
 
+/// Whether `f` meets its target (absolute, or as a ratio to the raw figure).
+bool target_met(const figure& f) {
+  if (f.target) return f.higher_is_better ? f.value >= *f.target : f.value <= *f.target;
+  if (!f.target_ratio || !f.raw || *f.raw <= 0) return false;
+  const double ratio = f.value / *f.raw;
+  return f.higher_is_better ? ratio >= *f.target_ratio : ratio <= *f.target_ratio;
+}
+
 }  // namespace
 
 std::string thousands(double value) {
@@ -75,8 +83,12 @@ std::string bench_report::table() const {
     if (f.raw_cpu_us) r.cells[6] = us(*f.raw_cpu_us);
     if (f.target) {
       r.cells[7] = (f.higher_is_better ? ">= " : "<= ") + format_value(*f.target, f.unit);
-      const bool met = f.higher_is_better ? f.value >= *f.target : f.value <= *f.target;
-      r.cells[8] = met ? "yes" : "NO";
+      r.cells[8] = target_met(f) ? "yes" : "NO";
+    } else if (f.target_ratio) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2fx raw", *f.target_ratio);
+      r.cells[7] = (f.higher_is_better ? ">= " : "<= ") + std::string(buf);
+      r.cells[8] = target_met(f) ? "yes" : "NO";
     }
     rows.push_back(std::move(r));
   }
@@ -121,10 +133,9 @@ nlohmann::ordered_json bench_report::to_json() const {
     }
     if (f.cpu_us) j["cpu_us_per_op"] = *f.cpu_us;
     if (f.raw_cpu_us) j["raw_cpu_us_per_op"] = *f.raw_cpu_us;
-    if (f.target) {
-      j["target"] = *f.target;
-      j["target_met"] = f.higher_is_better ? f.value >= *f.target : f.value <= *f.target;
-    }
+    if (f.target) j["target"] = *f.target;
+    if (f.target_ratio) j["target_ratio"] = *f.target_ratio;
+    if (f.target || f.target_ratio) j["target_met"] = target_met(f);
     list.push_back(std::move(j));
   }
   return doc;

@@ -26,6 +26,9 @@ struct figure {
   /// than rates to other load on a shared machine. For the raw echo, `raw_cpu_us`.
   std::optional<double> cpu_us;
   std::optional<double> raw_cpu_us;
+  /// A target held against mesh/raw rather than the value: met when value / raw is at most
+  /// (lower is better) or at least (higher is better) this ratio.
+  std::optional<double> target_ratio;
 };
 
 /// Collects figures and the run's context; prints them at the end.

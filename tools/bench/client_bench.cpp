@@ -16,143 +16,12 @@
 #include <zmq.hpp>
 
 #include "child_process.hpp"
-#include "wire/wire.hpp"
+#include "dealer_load.hpp"
 
 namespace mesh::bench {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-double seconds_between(clock::time_point a, clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-/// What one pipelined run did.
-struct run_result {
-  uint64_t completed = 0;
-  double seconds = 0;
-  double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
-};
-
-/// Produces request frames and checks reply frames for one phase. The Mesh kind encodes call
-/// envelopes for ids[i % ids.size()] and decodes the replies; the raw kind sends a fixed frame
-/// and checks that the same number of bytes comes back.
-class traffic {
- public:
-  /// Mesh calls of `module` (`capability`) with `payload`.
-  traffic(std::string_view capability, std::string_view module, std::span<const std::string> ids,
-          const std::vector<uint8_t>& payload)
-      : capability_(capability), module_(module), ids_(ids), payload_(payload) {}
-
-  /// Raw frames of `size` bytes.
-  explicit traffic(size_t size) : raw_(std::in_place, size, 'x') {}
-
-  /// The frame of request number `i`.
-  std::pair<const void*, size_t> frame(uint64_t i) {
-    if (raw_) return {raw_->data(), raw_->size()};
-    wire::request req;
-    req.kind = wire::op::call;
-    req.rid = i + 1;
-    req.capability = capability_;
-    req.module = module_;
-    const std::string& id = ids_[i % ids_.size()];
-    req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
-    req.payload = {payload_.data(), payload_.size()};
-    buffer_.clear();
-    wire::encode_request(buffer_, req);
-    return {buffer_.data(), buffer_.size()};
-  }
-
-  /// Throws unless `reply` is a successful answer.
-  void check(const zmq::message_t& reply) {
-    if (raw_) {
-      if (reply.size() != raw_->size()) throw std::runtime_error("raw echo returned wrong size");
-      return;
-    }
-    zone_.clear();
-    auto r = wire::decode_reply(reply.data<uint8_t>(), reply.size(), zone_);
-    if (!r) throw std::runtime_error("undecodable reply: " + r.error().message);
-    if (!r->ok)
-      throw std::runtime_error("call failed: " + r->error_code + ": " + r->error_message);
-  }
-
- private:
-  std::string_view capability_, module_;
-  std::span<const std::string> ids_;
-  std::vector<uint8_t> payload_;
-  std::optional<std::string> raw_;
-  wire::buffer buffer_;
-  msgpack::zone zone_;
-};
-
-/// A DEALER socket driving one host (Mesh or the raw echo).
-class dealer {
- public:
-  dealer(zmq::context_t& context, const std::string& endpoint, const bench_options& options)
-      : socket_(context, zmq::socket_type::dealer), options_(options) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvhwm, 100'000);
-    socket_.set(zmq::sockopt::sndhwm, 100'000);
-    socket_.connect(endpoint);
-  }
-
-  /// Keeps `inflight` requests outstanding until `count` completed or `limit` passed.
-  run_result pipeline(traffic& t, size_t inflight, uint64_t count, clock::duration limit) {
-    uint64_t sent = 0, completed = 0;
-    const auto start = clock::now();
-    const auto stop_at = start + limit;
-    bool stopping = false;
-    while (sent < std::min<uint64_t>(inflight, count)) send(t, sent++);
-    zmq::message_t reply;
-    while (completed < sent) {
-      wait();
-      while (socket_.recv(reply, zmq::recv_flags::dontwait)) {
-        t.check(reply);
-        ++completed;
-        if (!stopping && sent < count) send(t, sent++);
-      }
-      if (!stopping && clock::now() >= stop_at) stopping = true;
-    }
-    return {completed, seconds_between(start, clock::now())};
-  }
-
-  /// One request at a time; the round trip of each, in ns.
-  std::vector<int64_t> sequential(traffic& t, uint64_t count, clock::duration limit) {
-    std::vector<int64_t> samples;
-    samples.reserve(count);
-    const auto stop_at = clock::now() + limit;
-    zmq::message_t reply;
-    for (uint64_t i = 0; i < count; ++i) {
-      const auto start = clock::now();
-      if (start >= stop_at) break;
-      send(t, i);
-      for (;;) {
-        if (socket_.recv(reply, zmq::recv_flags::dontwait)) break;
-        wait();
-      }
-      samples.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count());
-      t.check(reply);
-    }
-    return samples;
-  }
-
- private:
-  void send(traffic& t, uint64_t i) {
-    const auto [data, size] = t.frame(i);
-    socket_.send(zmq::const_buffer(data, size), zmq::send_flags::none);
-  }
-
-  void wait() {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, options_.stall_limit) == 0)
-      throw std::runtime_error("no reply for " + std::to_string(options_.stall_limit.count()) +
-                               " ms");
-  }
-
-  zmq::socket_t socket_;
-  const bench_options& options_;
-};
 
 uint64_t ops_of(const run_result& r) { return r.completed; }
 uint64_t ops_of(const std::vector<int64_t>& samples) { return samples.size(); }
@@ -163,8 +32,6 @@ std::vector<std::string> make_ids(const std::string& prefix, uint64_t count) {
   for (uint64_t i = 0; i < count; ++i) ids.push_back(prefix + std::to_string(i));
   return ids;
 }
-
-size_t frame_size(traffic& t) { return t.frame(0).second; }
 
 /// CPU microseconds process `pid` spent per operation while `run` did `ops()` of them; nullopt
 /// when the process is not ours to watch (pid 0).
@@ -237,7 +104,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
     traffic e("bench", "Echo", warm, echo_payload), c("counter", "Counter", warm, incr);
     host.pipeline(e, 50, 1'000, o.phase_limit);
     host.pipeline(c, 50, 1'000, o.phase_limit);
-    traffic r(frame_size(e));
+    traffic r(e.frame_size());
     raw.pipeline(r, 50, 1'000, o.phase_limit);
   }
 
@@ -245,7 +112,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   {
     const auto ids = make_ids(run + "act-", o.activations);
     traffic t("counter", "Counter", ids, incr);
-    traffic r(frame_size(t));
+    traffic r(t.frame_size());
     const uint64_t rss_before = meshd ? resident_bytes(meshd->pid()) : 0;
     progress(mode, "activations: " + thousands(static_cast<double>(ids.size())) +
                        " new Counter actors, " + std::to_string(o.activation_inflight) +
@@ -277,7 +144,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   {
     const std::vector<std::string> hot = {run + "hot"};
     traffic t("bench", "Echo", hot, echo_payload);
-    traffic r(frame_size(t));
+    traffic r(t.frame_size());
     progress(mode, "hot actor: Echo, " + std::to_string(o.hot_inflight) + " in flight, " +
                        std::to_string(o.duration.count()) + " ms");
     std::optional<double> cpu, raw_cpu;
@@ -298,7 +165,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   {
     const auto ids = make_ids(run + "spread-", o.spread_actors);
     traffic t("counter", "Counter", ids, incr);
-    traffic r(frame_size(t));
+    traffic r(t.frame_size());
     host.pipeline(t, o.spread_inflight, ids.size(), o.phase_limit);  // activate them
     progress(mode, "spread: " + thousands(static_cast<double>(ids.size())) +
                        " existing Counter actors, " + std::to_string(o.spread_inflight) +
@@ -320,7 +187,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
 
     const std::span<const std::string> one(ids.data(), 1);
     traffic seq("counter", "Counter", one, incr);
-    traffic seq_raw(frame_size(seq));
+    traffic seq_raw(seq.frame_size());
     progress(mode, "latency: " + thousands(static_cast<double>(o.latency_calls)) +
                        " sequential calls to one warm Counter actor, then raw echo");
     std::optional<double> seq_cpu, seq_raw_cpu;

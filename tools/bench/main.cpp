@@ -1,11 +1,13 @@
-// mesh-bench: measures a Mesh host in-process (`local`) and over ZeroMQ (`client`), each phase
-// bounded in time, and prints a summary table (or JSON). Exits non-zero only when the
-// benchmark itself breaks (a call fails, a host stops answering), never because of a number.
+// mesh-bench: measures a Mesh host in-process (`local`), over ZeroMQ (`client`) and as a
+// two-host cluster (`cluster`), each phase bounded in time, and prints a summary table (or
+// JSON). Exits non-zero only when the benchmark itself breaks (a call fails, a host stops
+// answering), never because of a number.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ctime>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "bench_options.hpp"
 #include "bench_report.hpp"
 #include "client_bench.hpp"
+#include "cluster_bench.hpp"
 #include "local_bench.hpp"
 #include "raw_echo.hpp"
 
@@ -23,6 +26,14 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
+}
+
+/// The first three fields of /proc/loadavg: how busy the shared machine was.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
 }
 
 }  // namespace
@@ -53,7 +64,25 @@ int main(int argc, char** argv) {
   auto* client = app.add_subcommand("client", "a host over ZeroMQ, beside a raw ZeroMQ echo");
   client->add_option("--connect", o.connect,
                      "host endpoint, e.g. tcp://127.0.0.1:7100 (default: start a meshd child)");
-  auto* all = app.add_subcommand("all", "local, then client (with a meshd child)");
+  auto* cluster = app.add_subcommand(
+      "cluster", "two meshd children: calls forwarded A -> owner B and direct to B, beside a raw "
+                 "ZeroMQ echo");
+  cluster->add_option("--calls", o.cluster_calls, "calls of each pipelined phase")
+      ->capture_default_str();
+  cluster->add_option("--actors", o.cluster_actors, "actors (owned by B) the calls go to")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
+  cluster->add_option("--inflight", o.cluster_inflight, "calls in flight in pipelined phases")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100'000}));
+  cluster->add_option("--sequential-calls", o.cluster_latency_calls,
+                      "sequential calls of each latency phase")
+      ->capture_default_str();
+  cluster->add_option("--rounds", o.cluster_rounds,
+                      "Mesh and raw echo rounds each phase alternates")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000}));
+  auto* all = app.add_subcommand("all", "local, client (with a meshd child), then cluster");
   std::string echo_listen = "tcp://127.0.0.1:*", echo_ready;
   auto* echo = app.add_subcommand("raw-echo", "");  // internal: the raw baseline's server
   echo->group("");
@@ -70,9 +99,12 @@ int main(int argc, char** argv) {
     report.note("date", now_utc());
     report.note("cores", std::thread::hardware_concurrency());
     report.note("quick", o.quick);
+    report.note("load_average_start", load_average());
     const std::string self = std::filesystem::canonical("/proc/self/exe").string();
     if (local->parsed() || all->parsed()) mesh::bench::run_local(o, report);
     if (client->parsed() || all->parsed()) mesh::bench::run_client(o, self, report);
+    if (cluster->parsed() || all->parsed()) mesh::bench::run_cluster(o, self, report);
+    report.note("load_average_end", load_average());
     if (o.json) {
       std::cout << report.to_json().dump(2) << std::endl;
     } else {

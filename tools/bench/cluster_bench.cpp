@@ -1,0 +1,347 @@
+// Two hosts, A and B, on this machine. Actor ids are chosen so that B owns them (computed with
+// the placement code the hosts run, then checked with the `owner` op on both hosts). The same
+// calls go (1) to A, which forwards them to B and relays the replies, and (2) straight to B,
+// as a client that knows the owner would send them. Each phase alternates Mesh rounds with raw
+// ZeroMQ echo rounds (frames of the same size, the same number in flight), so that each figure
+// has a baseline taken at the same moments on the same (shared) machine.
+#include "cluster_bench.hpp"
+
+#include <unistd.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "child_process.hpp"
+#include "dealer_load.hpp"
+#include "placement/placement.hpp"
+#include "wire/wire.hpp"
+
+namespace mesh::bench {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+const std::string mode = "cluster";
+const std::string name_a = "bench-a", name_b = "bench-b";
+
+std::string fixed(double v, int digits = 1) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+/// Polls `done` every 50 ms until it returns true or `timeout` passes; whether it did.
+bool wait_until(const std::function<bool()>& done, milliseconds timeout) {
+  const auto end = clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (clock::now() >= end) return false;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+wire::request control(wire::op kind, std::string_view capability = {}, std::string_view id = {}) {
+  wire::request req;
+  req.kind = kind;
+  req.capability = capability;
+  req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
+  return req;
+}
+
+/// The alive members named in a `members` reply, and its epoch.
+struct view {
+  std::set<std::string> alive;
+  uint64_t epoch = 0;
+  std::string self_gossip;
+};
+
+view view_of(dealer& host) {
+  const auto doc = host.query(control(wire::op::members), milliseconds(5'000));
+  view v;
+  v.epoch = doc.value("epoch", uint64_t{0});
+  for (const auto& m : doc.value("members", nlohmann::json::array())) {
+    if (m.value("status", "") == "alive") v.alive.insert(m.value("name", ""));
+    if (m.value("self", false)) v.self_gossip = m.value("gossip", "");
+  }
+  return v;
+}
+
+/// meshd's command line for one cluster host; `seeds` empty for the first.
+std::vector<std::string> meshd_args(const bench_options& o, const std::string& name,
+                                    const std::filesystem::path& ready, const std::string& seeds) {
+  std::vector<std::string> args = {MESHD_PATH,
+                                   "--name",
+                                   name,
+                                   "--listen",
+                                   "tcp://127.0.0.1:*",
+                                   "--plugins",
+                                   MESH_EXAMPLE_PLUGIN_DIR,
+                                   "--capabilities",
+                                   "bench",
+                                   "--gossip",
+                                   "tcp://127.0.0.1:*",
+                                   "--profile",
+                                   "test",
+                                   "--ready-file",
+                                   ready.string(),
+                                   "--workers",
+                                   std::to_string(o.workers),
+                                   "--log-level",
+                                   "warn"};
+  if (!seeds.empty()) args.insert(args.end(), {"--seeds", seeds});
+  return args;
+}
+
+/// `count` fresh ids (with `prefix`) whose shard `owner` owns among `hosts`, by the placement
+/// the hosts use (rendezvous, `shards` shards).
+std::vector<std::string> ids_owned_by(const std::string& owner, std::vector<std::string> hosts,
+                                      uint32_t shards, const std::string& prefix, uint64_t count) {
+  const auto strategy = host::make_rendezvous();
+  const host::shard_table table = host::build_shard_table(*strategy, shards, std::move(hosts));
+  std::vector<std::string> ids;
+  ids.reserve(count);
+  for (uint64_t i = 0; ids.size() < count; ++i) {
+    std::string id = prefix + std::to_string(i);
+    if (table.hosts[table.owner_of[wire::shard_for(id, shards)]] == owner)
+      ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
+/// One measured phase: the Mesh runs and the raw runs interleaved with them, with the CPU that
+/// the serving processes spent per operation.
+template <class Result>
+struct paired {
+  Result mesh, raw;
+  std::optional<double> cpu_us, raw_cpu_us;
+  std::string cpu_detail;  ///< per host, for the progress line
+};
+
+uint64_t ops_of(const run_result& r) { return r.completed; }
+uint64_t ops_of(const std::vector<int64_t>& samples) { return samples.size(); }
+void append(run_result& to, const run_result& r) {
+  to.completed += r.completed;
+  to.seconds += r.seconds;
+}
+void append(std::vector<int64_t>& to, const std::vector<int64_t>& samples) {
+  to.insert(to.end(), samples.begin(), samples.end());
+}
+
+/// Splits `count` operations into `rounds` and alternates a Mesh round (`run(n)`) with a raw
+/// round (`raw_run(n)`), so that a change of load on the shared machine hits both alike. CPU
+/// time of `hosts` is summed over the Mesh rounds, the echo's over the raw rounds.
+template <class Run, class RawRun>
+auto measure_pair(const std::vector<int>& hosts, int echo_pid, uint64_t count, uint64_t rounds,
+                  Run&& run, RawRun&& raw_run) {
+  paired<decltype(run(uint64_t{1}))> p;
+  std::vector<double> host_cpu(hosts.size(), 0.0);
+  double echo_cpu = 0;
+  rounds = std::max<uint64_t>(1, std::min(rounds, count));
+  for (uint64_t r = 0; r < rounds; ++r) {
+    const uint64_t n = count / rounds + (r < count % rounds ? 1 : 0);
+    std::vector<double> before;
+    for (int pid : hosts) before.push_back(cpu_seconds(pid));
+    append(p.mesh, run(n));
+    for (size_t i = 0; i < hosts.size(); ++i) host_cpu[i] += cpu_seconds(hosts[i]) - before[i];
+    const double echo_before = cpu_seconds(echo_pid);
+    append(p.raw, raw_run(n));
+    echo_cpu += cpu_seconds(echo_pid) - echo_before;
+  }
+  const double ops = static_cast<double>(ops_of(p.mesh));
+  double total = 0;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const double us = ops > 0 ? host_cpu[i] * 1e6 / ops : 0;
+    total += us;
+    p.cpu_detail += (i == 0 ? "A " : ", B ") + fixed(us, 2);
+  }
+  if (ops > 0) p.cpu_us = total;
+  const double raw_ops = static_cast<double>(ops_of(p.raw));
+  if (raw_ops > 0) p.raw_cpu_us = echo_cpu * 1e6 / raw_ops;
+  return p;
+}
+
+}  // namespace
+
+void run_cluster(const bench_options& o, const std::string& self, bench_report& report) {
+  temp_dir dir;
+  const milliseconds start_timeout(15'000), converge_timeout(15'000), query_timeout(5'000);
+  zmq::context_t context(1);
+
+  // Host A, then its gossip endpoint (the first view reaches the server just after the ready
+  // file, so the members op may not name it at once).
+  child_process a(meshd_args(o, name_a, dir.path() / "a.ready", ""), dir.path() / "a.ready",
+                  dir.path() / "a.log", start_timeout);
+  dealer a_ctl(context, a.endpoint(), o);
+  std::string gossip_a;
+  if (!wait_until([&] { return !(gossip_a = view_of(a_ctl).self_gossip).empty(); }, start_timeout))
+    throw std::runtime_error("host A reports no gossip endpoint");
+  progress(mode, "started meshd A " + name_a + " (pid " + std::to_string(a.pid()) + ") on " +
+                     a.endpoint() + ", gossip " + gossip_a);
+
+  child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a), dir.path() / "b.ready",
+                  dir.path() / "b.log", start_timeout);
+  dealer b_ctl(context, b.endpoint(), o);
+  progress(mode, "started meshd B " + name_b + " (pid " + std::to_string(b.pid()) + ") on " +
+                     b.endpoint() + ", seeded with A's gossip endpoint");
+
+  const auto converge_start = clock::now();
+  const std::set<std::string> both = {name_a, name_b};
+  if (!wait_until(
+          [&] {
+            const view va = view_of(a_ctl), vb = view_of(b_ctl);
+            return va.alive == both && vb.alive == both && va.epoch != 0 && va.epoch == vb.epoch;
+          },
+          converge_timeout))
+    throw std::runtime_error("hosts A and B did not see each other within " +
+                             std::to_string(converge_timeout.count()) + " ms");
+  const double converge_ms =
+      std::chrono::duration<double, std::milli>(clock::now() - converge_start).count();
+  progress(mode, "A and B see each other (same epoch) after " + fixed(converge_ms, 0) + " ms");
+
+  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+                      (dir.path() / "echo.ready").string()},
+                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  progress(mode, "started raw ZeroMQ echo (pid " + std::to_string(echo.pid()) + ") on " +
+                     echo.endpoint());
+
+  // Ids B owns: computed as the hosts compute them, then checked with `owner` on both hosts.
+  const std::string run = "c" + std::to_string(::getpid()) + "-" +
+                          std::to_string(clock::now().time_since_epoch().count() % 1'000'000) + "-";
+  const auto probe = a_ctl.query(control(wire::op::owner, "bench", run + "probe"), query_timeout);
+  const auto shards = probe.value("shards", wire::default_shards);
+  const auto ids = ids_owned_by(name_b, {name_a, name_b}, shards, run, o.cluster_actors);
+  const size_t step = std::max<size_t>(1, ids.size() / 16);
+  for (size_t i = 0; i < ids.size(); i += step) {
+    for (dealer* host : {&a_ctl, &b_ctl}) {
+      const auto r = host->query(control(wire::op::owner, "bench", ids[i]), query_timeout);
+      if (r.value("owner", "") != name_b || r.value("endpoint", "") != b.endpoint())
+        throw std::runtime_error("id " + ids[i] + " was computed to belong to " + name_b +
+                                 " but a host says: " + r.dump());
+    }
+  }
+  progress(mode, std::to_string(ids.size()) + " Echo actor ids owned by B (" +
+                     std::to_string(shards) +
+                     " shards, rendezvous; checked with `owner` on A "
+                     "and B)");
+
+  report.note("cluster_hosts", "2 meshd children (" + name_a + ", " + name_b + "), " +
+                                   std::to_string(o.workers) +
+                                   " workers each, --profile test, capability bench");
+  report.note("cluster_converged_ms", std::llround(converge_ms));
+
+  dealer via_a(context, a.endpoint(), o), to_b(context, b.endpoint(), o),
+      raw(context, echo.endpoint(), o);
+  const auto payload = nlohmann::json::to_msgpack({{"seq", 1}, {"data", "0123456789abcdef"}});
+
+  // Warm-up, not timed: every actor activated on B, A's connection to B, the echo's socket.
+  {
+    traffic t("bench", "Echo", ids, payload);
+    via_a.pipeline(t, o.cluster_inflight, ids.size(), o.phase_limit);
+    to_b.pipeline(t, o.cluster_inflight, ids.size(), o.phase_limit);
+    traffic r(t.frame_size());
+    raw.pipeline(r, o.cluster_inflight, std::max<uint64_t>(ids.size(), 1'000), o.phase_limit);
+  }
+
+  const std::vector<int> host_pids = {a.pid(), b.pid()};
+  uint64_t total_calls = 0, from_b = 0;
+
+  struct path {
+    const char* key;    ///< key prefix
+    const char* label;  ///< for people
+    dealer* host;
+    double p50_target;  ///< mesh/raw, lower is better
+  };
+  const path paths[] = {{"fwd", "client -> A -> owner B", &via_a, 2.3},
+                        {"direct", "client -> owner B", &to_b, 1.3}};
+  for (const path& p : paths) {
+    // Sequential latency: one warm actor, one call at a time.
+    const std::span<const std::string> one(ids.data(), 1);
+    traffic seq("bench", "Echo", one, payload);
+    seq.count_replies_from(name_b);
+    traffic seq_raw(seq.frame_size());
+    progress(mode, std::string(p.label) + ": " +
+                       thousands(static_cast<double>(o.cluster_latency_calls)) +
+                       " sequential calls to one Echo actor, alternating with raw echo in " +
+                       std::to_string(o.cluster_rounds) + " rounds (" +
+                       std::to_string(seq.frame_size()) + " B frames)");
+    auto lat = measure_pair(
+        host_pids, echo.pid(), o.cluster_latency_calls, o.cluster_rounds,
+        [&](uint64_t n) { return p.host->sequential(seq, n, o.phase_limit / o.cluster_rounds); },
+        [&](uint64_t n) { return raw.sequential(seq_raw, n, o.phase_limit / o.cluster_rounds); });
+    const uint64_t calls = lat.mesh.size();
+    const percentiles mp = percentiles_of(lat.mesh), bp = percentiles_of(lat.raw);
+    progress(mode, "  p50 " + fixed(mp.p50) + " us (raw " + fixed(bp.p50) + "), p95 " +
+                       fixed(mp.p95) + " (raw " + fixed(bp.p95) + "), p99 " + fixed(mp.p99) +
+                       " (raw " + fixed(bp.p99) + "); host CPU us/call " + lat.cpu_detail);
+    const std::string k = p.key;
+    auto label = [&](const char* pct) { return "latency " + std::string(pct) + ", " + p.label; };
+    report.add({mode, k + "_latency_p50_us", label("p50"), mp.p50, "us", false, bp.p50,
+                std::nullopt, calls, 0, lat.cpu_us, lat.raw_cpu_us, p.p50_target});
+    if (std::string(p.key) == "fwd")
+      report.add({mode, "fwd_latency_p50_us_aspirational",
+                  "latency p50, " + std::string(p.label) + " (aspirational)", mp.p50, "us", false,
+                  bp.p50, std::nullopt, calls, 0, std::nullopt, std::nullopt, 1.3});
+    report.add({mode, k + "_latency_p95_us", label("p95"), mp.p95, "us", false, bp.p95,
+                std::nullopt, calls, 0});
+    report.add({mode, k + "_latency_p99_us", label("p99"), mp.p99, "us", false, bp.p99,
+                std::nullopt, calls, 0});
+
+    // Pipelined throughput over all the actors.
+    traffic t("bench", "Echo", ids, payload);
+    t.count_replies_from(name_b);
+    traffic r(t.frame_size());
+    progress(mode, std::string(p.label) + ": " + thousands(static_cast<double>(o.cluster_calls)) +
+                       " calls over " + thousands(static_cast<double>(ids.size())) +
+                       " Echo actors, " + std::to_string(o.cluster_inflight) +
+                       " in flight, alternating with raw echo in " +
+                       std::to_string(o.cluster_rounds) + " rounds");
+    auto thr = measure_pair(
+        host_pids, echo.pid(), o.cluster_calls, o.cluster_rounds,
+        [&](uint64_t n) {
+          return p.host->pipeline(t, o.cluster_inflight, n, o.phase_limit / o.cluster_rounds);
+        },
+        [&](uint64_t n) {
+          return raw.pipeline(r, o.cluster_inflight, n, o.phase_limit / o.cluster_rounds);
+        });
+    progress(mode, "  " + thousands(thr.mesh.rate()) + " calls/s (raw echo " +
+                       thousands(thr.raw.rate()) + " msgs/s); host CPU us/call " + thr.cpu_detail);
+    if (thr.mesh.completed < o.cluster_calls)
+      progress(mode, "  stopped by the phase limit after " +
+                         thousands(static_cast<double>(thr.mesh.completed)) + " calls");
+    report.add({mode, k + "_calls_per_s",
+                "calls/s, " + std::string(p.label) + ", " +
+                    thousands(static_cast<double>(ids.size())) + " actors, " +
+                    std::to_string(o.cluster_inflight) + " in flight",
+                thr.mesh.rate(), "/s", true, thr.raw.rate(), std::nullopt, thr.mesh.completed,
+                thr.mesh.seconds, thr.cpu_us, thr.raw_cpu_us, 0.5});
+
+    total_calls += seq.replies() + t.replies();
+    from_b += seq.replies_from_counted_host() + t.replies_from_counted_host();
+  }
+
+  progress(mode, thousands(static_cast<double>(from_b)) + " of " +
+                     thousands(static_cast<double>(total_calls)) +
+                     " measured replies were served by B");
+  report.add({mode, "replies_from_owner",
+              "replies served by B (of " + thousands(static_cast<double>(total_calls)) + ")",
+              static_cast<double>(from_b), "", true, std::nullopt, static_cast<double>(total_calls),
+              total_calls, 0});
+
+  // B first: it leaves, A sees it go. Then A. SIGKILL only after 15 s each.
+  const bool b_clean = b.stop(milliseconds(15'000));
+  const bool a_clean = a.stop(milliseconds(15'000));
+  echo.stop(milliseconds(5'000));
+  if (!a_clean || !b_clean)
+    throw std::runtime_error("a meshd did not stop on SIGTERM within 15 s (killed)");
+}
+
+}  // namespace mesh::bench
