@@ -1,6 +1,8 @@
 #include "runtime/runtime.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 
 namespace mesh::host {
 namespace {
@@ -71,6 +73,24 @@ int64_t to_ns(clock::time_point t) {
 
 constexpr uint8_t msgpack_nil = 0xc0;
 
+/// A new slot for actor `id` of `module`, allocated together with a copy of the id's
+/// characters (right after the struct), so the id costs no allocation of its own.
+activation* new_activation(actor_module& module, std::string_view id) {
+  void* memory = ::operator new(sizeof(activation) + id.size());
+  auto* a = new (memory) activation;
+  char* chars = reinterpret_cast<char*>(a + 1);
+  std::memcpy(chars, id.data(), id.size());
+  a->module = &module;
+  a->id = std::string_view(chars, id.size());
+  return a;
+}
+
+/// Frees a slot made by new_activation.
+void delete_activation(activation* a) noexcept {
+  a->~activation();
+  ::operator delete(a);
+}
+
 }  // namespace
 
 runtime::runtime(runtime_config config, completion_sink& sink)
@@ -85,18 +105,14 @@ runtime::~runtime() {
 }
 
 void runtime::submit(actor_module& module, std::string_view id, task* t) {
-  activation* a;
-  auto it = module.actors.find(id);
-  if (it != module.actors.end()) {
-    a = it->second;
-  } else {
+  const uint64_t hash = actor_directory::hash_of(id);
+  activation* a = module.actors.find(id, hash);
+  if (a == nullptr) {
     if (module.actors.empty() &&
         std::find(modules_seen_.begin(), modules_seen_.end(), &module) == modules_seen_.end())
       modules_seen_.push_back(&module);
-    a = new activation;
-    a->module = &module;
-    auto [pos, inserted] = module.actors.emplace(std::string(id), a);
-    a->id = pos->first;
+    a = new_activation(module, id);
+    module.actors.insert(hash, a);
     ++live_;
   }
   t->actor = a;
@@ -129,8 +145,7 @@ bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_
   a->retiring = true;
   a->retire_reason = reason;
   a->lock.unlock();
-  if (auto it = module.actors.find(a->id); it != module.actors.end()) module.actors.erase(it);
-  a->id = {};
+  module.actors.erase(a, actor_directory::hash_of(a->id));
   --live_;
   retiring_.fetch_add(1, std::memory_order_relaxed);
   ready_.push(a);
@@ -143,8 +158,9 @@ size_t runtime::retire_idle(clock::duration idle) {
   std::vector<activation*> candidates;
   for (actor_module* m : modules_seen_) {
     candidates.clear();
-    for (auto& [id, a] : m->actors)
+    m->actors.for_each([&](activation* a) {
       if (a->last_active.load(std::memory_order_relaxed) <= before) candidates.push_back(a);
+    });
     for (activation* a : candidates)
       if (try_retire(*m, a, MESH_DEACTIVATE_IDLE, before)) ++retired;
   }
@@ -158,8 +174,9 @@ size_t runtime::retire_if(const std::function<bool(const actor_module&, std::str
   std::vector<activation*> candidates;
   for (actor_module* m : modules_seen_) {
     candidates.clear();
-    for (auto& [id, a] : m->actors)
-      if (lost(*m, id)) candidates.push_back(a);
+    m->actors.for_each([&](activation* a) {
+      if (lost(*m, a->id)) candidates.push_back(a);
+    });
     for (activation* a : candidates) {
       if (try_retire(*m, a, reason, 0)) {
         ++retired;
@@ -178,7 +195,7 @@ void runtime::shutdown() {
     pending = false;
     for (actor_module* m : modules_seen_) {
       candidates.clear();
-      for (auto& [id, a] : m->actors) candidates.push_back(a);
+      m->actors.for_each([&](activation* a) { candidates.push_back(a); });
       for (activation* a : candidates)
         if (!try_retire(*m, a, MESH_DEACTIVATE_SHUTDOWN, 0)) pending = true;
     }
@@ -310,7 +327,7 @@ void runtime::finish_retire(activation* a) {
                                                                     : stats_.deactivations_shutdown;
     counter.fetch_add(1, std::memory_order_relaxed);
   }
-  delete a;
+  delete_activation(a);
   retiring_.fetch_sub(1, std::memory_order_release);
 }
 

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/actor_directory.hpp"
 #include "runtime/task_queue.hpp"
 #include "wire/wire.hpp"
 
@@ -51,7 +52,7 @@ struct actor_module {
   /// Whether this host currently serves the module's capability (dispatcher-owned).
   bool served = true;
   /// Live actors by id (dispatcher-owned).
-  std::unordered_map<std::string, activation*, string_hash, std::equal_to<>> actors;
+  actor_directory actors;
 };
 
 /// What happened to a task, reported once to the completion sink.
@@ -85,9 +86,10 @@ class completion_sink {
 };
 
 /// An actor's slot in the directory: its mailbox and, while activated, the plugin's instance.
+/// Created and destroyed only by the runtime, in one allocation with the id's characters.
 struct activation {
   actor_module* module = nullptr;
-  std::string_view id;       ///< the directory key; stable while the slot exists
+  std::string_view id;       ///< the directory key; valid as long as the slot exists
   void* instance = nullptr;  ///< worker-owned (only the worker running the slot touches it)
   uint64_t number = 0;       ///< activation number of `instance`
   std::atomic<int64_t> last_active{0};  ///< steady-clock ns of the last handled task

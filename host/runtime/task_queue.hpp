@@ -2,13 +2,15 @@
 #pragma once
 
 #include <sched.h>
+#include <linux/futex.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -61,48 +63,108 @@ class batch_queue {
   int fd_;
 };
 
+/// Where one thread sleeps until another wakes it: a futex word, so a wake-up is one syscall on
+/// each side and never spins. A wake() before the wait() is not lost.
+class parking_spot {
+ public:
+  void wait() noexcept {
+    while (state_.exchange(0, std::memory_order_acquire) == 0)
+      ::syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+  }
+  void wake() noexcept {
+    state_.store(1, std::memory_order_release);
+    ::syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+
+ private:
+  std::atomic<uint32_t> state_{0};
+};
+
 /// Many producers, many consumers that block: the workers' run queue.
+///
+/// Wake-ups are the expensive part (a futex syscall on each side), so a push wakes a sleeping
+/// consumer only when no consumer is already on its way to the queue ("searching": woken but
+/// not yet popped). A consumer that pops while more items wait wakes the next sleeper itself, so
+/// a burst of pushes costs the producer one wake-up and the consumers pass it along. Consumers
+/// busy running an item do not count as searching: a push never waits behind a slow item while
+/// another consumer sleeps.
 template <class T>
 class run_queue {
  public:
+  /// Adds one item; wakes a sleeping consumer if none is searching.
   void push(T item) {
-    bool wake;
+    parking_spot* wake = nullptr;
     {
       std::lock_guard lock(mutex_);
       items_.push_back(item);
-      wake = sleepers_ > 0;
+      if (searching_ == 0) wake = unpark_locked();
     }
-    if (wake) ready_.notify_one();
+    if (wake != nullptr) wake->wake();
   }
 
   /// Blocks until an item is available or close() was called and the queue is empty (false).
   bool pop(T& out) {
     std::unique_lock lock(mutex_);
+    bool searching = false;  // whether this consumer was woken and counts in searching_
     while (items_.empty()) {
+      if (searching) --searching_;
       if (closed_) return false;
-      ++sleepers_;
-      ready_.wait(lock);
-      --sleepers_;
+      std::unique_ptr<parking_spot> parked = spare_parking_locked();
+      sleepers_.push_back(parked.get());
+      lock.unlock();
+      parked->wait();  // woken after unpark_locked, which also counted us in searching_
+      lock.lock();
+      spare_.push_back(std::move(parked));
+      searching = true;
     }
     out = items_.front();
     items_.pop_front();
+    parking_spot* wake = nullptr;
+    if (searching) {
+      --searching_;
+      if (!items_.empty() && searching_ == 0) wake = unpark_locked();  // pass the wake-up on
+    }
+    lock.unlock();
+    if (wake != nullptr) wake->wake();
     return true;
   }
 
   /// Lets every blocked pop return once the queue is drained.
   void close() {
+    std::vector<parking_spot*> wake;
     {
       std::lock_guard lock(mutex_);
       closed_ = true;
+      while (auto* s = unpark_locked()) wake.push_back(s);
     }
-    ready_.notify_all();
+    for (auto* s : wake) s->wake();
   }
 
  private:
+  /// Takes one sleeper off the list and counts it as searching; the caller releases it after
+  /// unlocking. nullptr if nobody sleeps.
+  parking_spot* unpark_locked() {
+    if (sleepers_.empty()) return nullptr;
+    parking_spot* s = sleepers_.back();
+    sleepers_.pop_back();
+    ++searching_;
+    return s;
+  }
+
+  /// A semaphore to park on. They are never freed while the queue lives, so a release that is
+  /// still returning when its sleeper has already moved on touches live memory.
+  std::unique_ptr<parking_spot> spare_parking_locked() {
+    if (spare_.empty()) return std::make_unique<parking_spot>();
+    auto s = std::move(spare_.back());
+    spare_.pop_back();
+    return s;
+  }
+
   std::mutex mutex_;
-  std::condition_variable ready_;
   std::deque<T> items_;
-  int sleepers_ = 0;
+  std::vector<parking_spot*> sleepers_;  // parked consumers, most recent last
+  std::vector<std::unique_ptr<parking_spot>> spare_;
+  int searching_ = 0;
   bool closed_ = false;
 };
 
