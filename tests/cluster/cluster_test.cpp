@@ -449,3 +449,53 @@ TEST_SUITE("cluster") {
     }
   }
 }
+
+TEST_CASE("a peer that speaks garbage on the gossip sockets is ignored and the cluster serves on") {
+  // A fake peer: a PUB socket that node2 follows as a seed, and an XSUB that pushes upstream
+  // into node1's gossip socket, both sending bytes that are not gossip.
+  zmq::context_t ctx(1);
+  zmq::socket_t fake_pub(ctx, zmq::socket_type::pub);
+  fake_pub.set(zmq::sockopt::linger, 0);
+  fake_pub.bind("tcp://127.0.0.1:*");
+  const std::string fake_endpoint = fake_pub.get(zmq::sockopt::last_endpoint);
+
+  cluster_node node1{"node1", {}};
+  cluster_node node2{"node2", {node1.gossip(), fake_endpoint}};
+  std::vector<cluster_node*> both{&node1, &node2};
+  REQUIRE(wait_converged(both, {"node1", "node2"}));
+
+  zmq::socket_t fake_up(ctx, zmq::socket_type::xsub);
+  fake_up.set(zmq::sockopt::linger, 0);
+  fake_up.connect(node1.gossip());
+  const std::vector<std::string> garbage = {
+      std::string("\xc1\xc1\xc1", 3),                              // never-used bytes
+      std::string("\xdd\xff\xff\xff\xff", 5),                      // a 4G-element array
+      std::string(200, '\x91') + "\xc0",                           // nesting far too deep
+      std::string("\x83\xa1v\x01\xa4" "from\x80\xa3seq\x01", 15),  // a nameless sender
+      std::string(100000, '\xc0'),                                 // 100 kB of nils
+      std::string("\x82\xa1v\x07\xa4" "from\xc0", 10),             // an unknown version
+  };
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  size_t sent = 0;
+  while (std::chrono::steady_clock::now() < end && sent < 3000) {
+    for (const auto& g : garbage) {
+      fake_pub.send(zmq::buffer(g), zmq::send_flags::dontwait);
+      // Upstream frames starting with 0 or 1 are subscriptions; these are not.
+      fake_up.send(zmq::buffer(g), zmq::send_flags::dontwait);
+      ++sent;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(node1.process().running());
+  CHECK(node2.process().running());
+  CHECK(wait_until([&] { return node2.log().find("malformed gossip message ignored") !=
+                                std::string::npos; }, 5s));
+  CHECK(wait_until([&] { return node1.log().find("malformed gossip message ignored") !=
+                                std::string::npos; }, 5s));
+  // The view is untouched and both hosts still serve, each through the other.
+  CHECK(wait_converged(both, {"node1", "node2"}));
+  for (auto* entry : both) {
+    auto r = entry->c().call("counter", "Counter", "after-garbage", {{"op", "incr"}});
+    CHECK(r.ok);
+  }
+}
