@@ -382,7 +382,12 @@ void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req
 server::peer_link& server::peer(const discovery::member_record& owner) {
   auto it = peers_.find(owner.name);
   if (it != peers_.end() && it->second.endpoint == owner.endpoint) return it->second;
-  if (it != peers_.end()) peers_.erase(it);  // restarted on another endpoint
+  if (it != peers_.end()) {
+    // Restarted on another endpoint: what we sent to the old one will never be answered.
+    peers_.erase(it);
+    for (auto& [fseq, f] : forwards_)
+      if (f.target == owner.name) retries_.emplace_back(clock::now(), fseq);
+  }
   zmq::socket_t s(context_, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::immediate, 1);  // never queue for a peer we are not connected to
