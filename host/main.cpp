@@ -259,8 +259,17 @@ int main(int argc, char** argv) {
     g_server = nullptr;
     const auto& s = server.stats();
     const auto& a = server.actor_stats();
-    spdlog::info("served {} requests ({} errors, {} timeouts, {} malformed); {} activations",
-                 s.requests, s.errors, s.timeouts, s.decode_errors, a.activations.load());
+    spdlog::info(
+        "served {} requests ({} errors, {} timeouts, {} malformed, {} replies dropped); "
+        "{} activations, deactivated {} idle, {} crashed, {} rebalanced, {} at shutdown",
+        s.requests, s.errors, s.timeouts, s.decode_errors, s.dropped_replies,
+        a.activations.load(), a.deactivations_idle.load(), a.deactivations_crash.load(),
+        a.deactivations_rebalance.load(), a.deactivations_shutdown.load());
+    if (members)
+      spdlog::info("cluster: {} forwarded ({} re-routed, {} wrong-owner answers), {} view changes, "
+                   "{} malformed gossip messages",
+                   s.forwarded, s.forward_retries, s.wrong_owner, s.view_changes,
+                   members->decode_errors());
   } catch (const zmq::error_t& e) {
     spdlog::error("cannot serve on {}: {}", config.listen, e.what());
     return 1;

@@ -109,9 +109,6 @@ struct runtime_stats {
   std::atomic<uint64_t> deactivations_crash{0};
   std::atomic<uint64_t> deactivations_shutdown{0};
   std::atomic<uint64_t> deactivations_rebalance{0};
-  std::atomic<uint64_t> calls{0};
-  std::atomic<uint64_t> casts{0};
-  std::atomic<uint64_t> failures{0};
 };
 
 /// Runtime configuration.

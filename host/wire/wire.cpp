@@ -144,7 +144,6 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
     } else if (key == "id") {
       if (!is_bytes(v)) return bad("\"id\" must be a string or binary");
       req.id = bytes_of(v);
-      req.id_is_binary = v.type == msgpack::type::BIN;
     } else if (key == "payload") {
       if (v.type == msgpack::type::NIL) continue;
       if (v.type != msgpack::type::BIN) return bad("\"payload\" must be binary (one encoded MessagePack object)");

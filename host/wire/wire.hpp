@@ -90,7 +90,6 @@ struct request {
   bytes_view init_arg; ///< one MessagePack object, empty = none given
   uint32_t timeout_ms = default_timeout_ms;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
-  bool id_is_binary = false;
 };
 
 /// Bounds applied while decoding network input.
