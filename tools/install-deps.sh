@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config binutils
   cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libboost-dev libboost-filesystem-dev doctest-dev
-  libspdlog-dev libcli11-dev nlohmann-json3-dev libexpected-dev libsodium-dev
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libexpected-dev libsodium-dev libcpp-httplib-dev
   dnsmasq-base iproute2 util-linux
   python3 python3-zmq python3-msgpack
 )
