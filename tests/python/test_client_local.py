@@ -98,6 +98,7 @@ class ArgumentCheckTest(unittest.TestCase):
             lambda: self.client.register_capabilities(["ok", ""]),
             lambda: self.client.call("GameActor", "id", {}, "game", timeout=0),
             lambda: self.client.call("GameActor", "id", {}, "game", timeout=3601),
+            lambda: self.client.request({"op": "ping"}, timeout=-1),
             lambda: self.client.call("GameActor", "id", object(), "game"),
         ]
         for i, f in enumerate(bad):
@@ -294,10 +295,9 @@ class ClientTimeoutTest(unittest.TestCase):
             self.assertGreaterEqual(time.monotonic() - start, 0.29)
             self.assertTrue(wait_for(lambda: len(silent.requests) == 1))
             # silent is now passed over: queries go straight to good.
-            start = time.monotonic()
             for _ in range(3):
                 self.assertEqual(client.ping().host, "good")
-            self.assertLess(time.monotonic() - start, 0.25)
+            self.assertEqual(len(silent.requests), 1)
         with Client([silent.endpoint, good.endpoint], timeout=0.3) as client:
             before = len(good.requests)
             with self.assertRaises(MeshTimeout):

@@ -313,7 +313,7 @@ class OverloadTest(unittest.TestCase):
         busy.connect(host.endpoint)
         busy.send(pack({"v": 1, "op": "call", "rid": 77, "cap": "probe", "mod": "Probe",
                         "id": "busy", "payload": pack({"op": "sleep", "ms": 1500})}))
-        time.sleep(0.3)  # let the host accept it
+        time.sleep(0.5)  # let the host accept it
         with Client(host.endpoint) as client:
             with self.assertRaises(MeshError) as cm:
                 client.call("Counter", "c", {"op": "get"}, "counter", timeout=1)

@@ -99,11 +99,12 @@ def _check_id(actor_id):
     return raw
 
 
-def _check_timeout(timeout):
+def _check_timeout(timeout, limit=_MAX_TIMEOUT_MS / 1000):
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
-    if not 0 < timeout <= _MAX_TIMEOUT_MS / 1000:
-        raise ValueError(f"timeout must be in (0, {_MAX_TIMEOUT_MS // 1000}] seconds")
+    if not 0 < timeout or (limit is not None and timeout > limit):
+        bound = "" if limit is None else f", at most {limit:g}"
+        raise ValueError(f"timeout must be a positive number of seconds{bound}, not {timeout}")
     return float(timeout)
 
 
@@ -338,7 +339,7 @@ class Client:
         """
         if self._closed:
             raise TransportError("the client is closed")
-        wait = self._timeout if timeout is None else _check_timeout(timeout)
+        wait = self._timeout if timeout is None else _check_timeout(timeout, limit=None)
         envelope = dict(envelope)
         envelope.setdefault("v", PROTOCOL_VERSION)
         if "rid" not in envelope:
