@@ -1,0 +1,77 @@
+// Fuzz target: reply envelopes as the client decodes them. Properties, for the default limits and
+// tight ones:
+//  - decode_reply never crashes, leaks or reads outside the frame;
+//  - an accepted reply keeps the whole envelope (a map) for op-specific fields;
+//  - an accepted reply re-encoded with the host's encoder for its kind (encode_call_reply,
+//    encode_ok, encode_error) decodes to the same rid, outcome, body, actor and error.
+#include <msgpack.hpp>
+#include <string>
+#include <tuple>
+
+#include "fuzz_target.hpp"
+#include "wire/wire.hpp"
+#include "wire_limits.hpp"
+
+namespace mesh::fuzz {
+namespace {
+
+constexpr const char* k_target = "reply_envelope";
+
+auto actor_fields(const wire::reply& r) {
+  return std::make_tuple(r.has_actor, std::string(r.actor.host), std::string(r.actor.module),
+                         std::string(r.actor.id.as_string()), r.actor.activation);
+}
+
+void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) {
+  msgpack::zone zone;
+  auto rep = wire::decode_reply(data, size, zone, limits);
+  if (!rep) {
+    MESH_FUZZ_CHECK(k_target, !rep.error().message.empty());
+    return;
+  }
+  MESH_FUZZ_CHECK(k_target, rep->envelope != nullptr);
+  MESH_FUZZ_CHECK(k_target, rep->envelope->type == msgpack::type::MAP);
+
+  // KNOWN ISSUE (reported to the owner of host/wire; remove this guard with the fix): an actor id
+  // sent as bin escapes max_string, and encode_call_reply sends it back as str, which the same
+  // limits refuse. Reproducer: tests/fuzz/crashes/reply_envelope/bin-actor-id-over-max-string.
+  if (rep->has_actor && rep->actor.id.size > limits.max_string) return;
+
+  wire::buffer out;
+  if (rep->ok && rep->has_actor) {
+    wire::encode_call_reply(out, rep->rid, rep->actor, rep->body);
+  } else if (rep->ok) {
+    wire::encode_ok(out, rep->rid);
+  } else if (auto code = wire::error_code_from_string(rep->error_code)) {
+    wire::encode_error(out, rep->rid, *code, rep->error_message, rep->owner_hint);
+  } else {
+    return;  // an error code this version does not know: nothing to encode it with
+  }
+  msgpack::zone zone2;
+  auto again =
+      wire::decode_reply(reinterpret_cast<const uint8_t*>(out.data()), out.size(), zone2, limits);
+  if (!again)
+    fail(k_target, "the host's encoder produced a reply that decode_reply refuses: " +
+                       again.error().message);
+  MESH_FUZZ_CHECK(k_target, again->rid == rep->rid);
+  MESH_FUZZ_CHECK(k_target, again->ok == rep->ok);
+  if (rep->ok && rep->has_actor) {
+    MESH_FUZZ_CHECK(k_target, again->body.as_string() == rep->body.as_string());
+    MESH_FUZZ_CHECK(k_target, actor_fields(*again) == actor_fields(*rep));
+  } else if (rep->ok) {
+    MESH_FUZZ_CHECK(k_target, !again->has_actor && again->body.empty());
+  } else {
+    MESH_FUZZ_CHECK(k_target, again->error_code == rep->error_code);
+    MESH_FUZZ_CHECK(k_target, again->error_message == rep->error_message);
+    MESH_FUZZ_CHECK(k_target, again->owner_hint == rep->owner_hint);
+  }
+}
+
+}  // namespace
+
+int reply_envelope(const uint8_t* data, size_t size) {
+  for (const auto& limits : wire_limits_to_try()) check(data, size, limits);
+  return 0;
+}
+
+}  // namespace mesh::fuzz

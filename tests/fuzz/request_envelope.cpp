@@ -1,0 +1,93 @@
+// Fuzz target: request envelopes. Properties, for every input and both the host's default limits
+// and tight ones (so that short inputs reach every limit):
+//  - decode_request never crashes, leaks or reads outside the frame;
+//  - every view of an accepted request points into the frame it was decoded from;
+//  - an accepted request survives encode_request and decodes to the same request (the fields
+//    encode_request carries for that op).
+#include <msgpack.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "fuzz_target.hpp"
+#include "wire/wire.hpp"
+#include "wire_limits.hpp"
+
+namespace mesh::fuzz {
+namespace {
+
+constexpr const char* k_target = "request_envelope";
+
+bool inside(std::string_view v, const uint8_t* data, size_t size) {
+  if (v.empty()) return true;
+  const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+  return p >= data && p + v.size() <= data + size;
+}
+
+/// What encode_request carries for the request's op; two requests that agree on it are equal on
+/// the wire.
+auto wire_fields(const wire::request& r) {
+  using wire::op;
+  std::string cap, mod, id, payload, init, after;
+  uint32_t timeout = 0, limit = 0;
+  std::vector<std::string> caps;
+  const bool actor_op = r.kind == op::call || r.kind == op::cast;
+  if (actor_op || r.kind == op::nodes_for || r.kind == op::owner) cap = r.capability;
+  if (actor_op) {
+    mod = r.module;
+    payload = r.payload.as_string();
+    init = r.init_arg.as_string();
+  }
+  if (actor_op || r.kind == op::shard || r.kind == op::owner) id = r.id.as_string();
+  if (r.kind == op::call) timeout = r.timeout_ms;
+  if (r.kind == op::actors) {
+    mod = r.module;
+    limit = r.limit;
+    after = r.after.as_string();
+  }
+  if (r.kind == op::register_capabilities) caps.assign(r.capabilities.begin(), r.capabilities.end());
+  return std::make_tuple(r.kind, r.rid, cap, mod, id, payload, init, timeout, caps, limit, after);
+}
+
+void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) {
+  msgpack::zone zone;
+  auto req = wire::decode_request(data, size, zone, limits);
+  if (!req) {
+    MESH_FUZZ_CHECK(k_target, !req.error().message.empty());
+    return;
+  }
+  MESH_FUZZ_CHECK(k_target, inside(req->capability, data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->module, data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->id.as_string(), data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->payload.as_string(), data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->init_arg.as_string(), data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->after.as_string(), data, size));
+  for (auto c : req->capabilities) MESH_FUZZ_CHECK(k_target, inside(c, data, size));
+  MESH_FUZZ_CHECK(k_target, req->timeout_ms >= 1 && req->timeout_ms <= wire::max_timeout_ms);
+
+  // KNOWN ISSUE (reported to the owner of host/wire; remove this guard with the fix): an id sent
+  // as MessagePack bin escapes max_string (unpack_root lets bin run to the frame size, and
+  // decode_request does not check the id's length), but encode_request and every reply send the
+  // id as str, which the peer's decoder then refuses. Reproducer:
+  // tests/fuzz/crashes/request_envelope/bin-id-over-max-string.
+  if (req->id.size > limits.max_string) return;
+
+  wire::buffer out;
+  wire::encode_request(out, *req);
+  msgpack::zone zone2;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(out.data());
+  auto again = wire::decode_request(bytes, out.size(), zone2, limits);
+  if (!again)
+    fail(k_target, "encode_request produced an envelope that decode_request refuses: " +
+                       again.error().message);
+  MESH_FUZZ_CHECK(k_target, wire_fields(*again) == wire_fields(*req));
+}
+
+}  // namespace
+
+int request_envelope(const uint8_t* data, size_t size) {
+  for (const auto& limits : wire_limits_to_try()) check(data, size, limits);
+  return 0;
+}
+
+}  // namespace mesh::fuzz
