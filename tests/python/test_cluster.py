@@ -1,6 +1,6 @@
 """mesh_client against a two-host cluster (meshd --gossip, --seeds, --profile test) on
-127.0.0.1: membership queries, owner agreement, and calls through either host landing on the
-owner with one actor state."""
+127.0.0.1: membership queries, owner agreement, calls through either host landing on the
+owner with one actor state, and a client of both hosts failing over when one is killed."""
 
 import shutil
 import time
@@ -10,6 +10,7 @@ from mesh_test_support import MISSING, MeshHost, plugin_dir, requires_deps, wait
 
 if MISSING is None:
     from mesh_client import Client, MeshError, rendezvous_owner, shard_for
+
 
 def gossip_endpoint(endpoint):
     """The gossip endpoint a host reports for itself in `members` (bounded wait)."""
@@ -23,38 +24,43 @@ def gossip_endpoint(endpoint):
         return wait_until(own, 10, step=0.05)
 
 
+def start_two_hosts(test_class, plugins):
+    """Starts node1 (every capability) and node2 (game and counter, seeded by node1), stopped
+    by `test_class`'s class cleanups, and waits until both see both alive in one view."""
+    common = ["--profile", "test", "--idle-timeout", "10m", "--gossip", "tcp://127.0.0.1:*"]
+    node1 = MeshHost(plugins, "--name", "node1", *common)
+    test_class.addClassCleanup(node1.stop)
+    seed = gossip_endpoint(node1.endpoint)
+    if not seed:
+        raise RuntimeError("node1 reports no gossip endpoint; log:\n" + node1.log())
+    node2 = MeshHost(plugins, "--name", "node2", "--seeds", seed,
+                     "--capabilities", "game,counter", *common)
+    test_class.addClassCleanup(node2.stop)
+
+    def converged():
+        epochs = set()
+        for node in (node1, node2):
+            with Client(node.endpoint, timeout=2) as c:
+                view = c.members()
+            if {m.name for m in view.members if m.status == "alive"} != {"node1", "node2"}:
+                return False
+            epochs.add(view.epoch)
+        return len(epochs) == 1 and 0 not in epochs
+
+    if not wait_until(converged, 20, step=0.1):
+        raise RuntimeError("the two hosts did not converge; logs:\n" + node1.log() + "\n" +
+                           node2.log())
+    return node1, node2
+
+
 @requires_deps
 class TwoHostClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.plugins = plugin_dir(include_fixtures=False)
         cls.addClassCleanup(shutil.rmtree, cls.plugins, True)
-        common = ["--profile", "test", "--idle-timeout", "10m", "--gossip", "tcp://127.0.0.1:*"]
-        # node1 serves every capability; node2 only game and counter.
-        cls.node1 = MeshHost(cls.plugins, "--name", "node1", *common)
-        cls.addClassCleanup(cls.node1.stop)
-        seed = gossip_endpoint(cls.node1.endpoint)
-        if not seed:
-            raise RuntimeError("node1 reports no gossip endpoint; log:\n" + cls.node1.log())
-        cls.node2 = MeshHost(cls.plugins, "--name", "node2", "--seeds", seed,
-                             "--capabilities", "game,counter", *common)
-        cls.addClassCleanup(cls.node2.stop)
+        cls.node1, cls.node2 = start_two_hosts(cls, cls.plugins)
         cls.both = [cls.node1.endpoint, cls.node2.endpoint]
-
-        def converged():
-            epochs = set()
-            for endpoint in cls.both:
-                with Client(endpoint, timeout=2) as c:
-                    view = c.members()
-                alive = {m.name for m in view.members if m.status == "alive"}
-                if alive != {"node1", "node2"}:
-                    return False
-                epochs.add(view.epoch)
-            return len(epochs) == 1 and 0 not in epochs
-
-        if not wait_until(converged, 20, step=0.1):
-            raise RuntimeError("the two hosts did not converge; logs:\n" + cls.node1.log() +
-                               "\n" + cls.node2.log())
 
     def setUp(self):
         self.client = Client(self.both, timeout=5)
@@ -131,6 +137,30 @@ class TwoHostClusterTest(unittest.TestCase):
         self.assertEqual(sorted(hosts), ["node1", "node1", "node2", "node2"])
         self.assertNotEqual(hosts[0], hosts[1])
 
+
+@requires_deps
+class HostCrashTest(unittest.TestCase):
+    def test_a_client_of_both_hosts_fails_over_when_one_is_killed(self):
+        plugins = plugin_dir(include_fixtures=False)
+        self.addCleanup(shutil.rmtree, plugins, True)
+        node1, node2 = start_two_hosts(type(self), plugins)
+        with Client(node1.endpoint) as setup:
+            c = next(f"crash-{i}" for i in range(1000)
+                     if setup.owner(f"crash-{i}", "counter").owner == "node2")
+            self.assertEqual(setup.call("Counter", c, {"op": "incr"}, "counter")[0],
+                             {"count": 1})
+        node2.process.kill()  # SIGKILL: no leave message, a crash to detect
+        node2.process.wait(5)
+        with Client([node2.endpoint, node1.endpoint], timeout=0.5) as client:
+            start = time.monotonic()
+            self.assertEqual(client.ping().host, "node1")  # node2 tried first, then node1
+            self.assertGreaterEqual(time.monotonic() - start, 0.49)
+            # node2 is passed over now; node1 takes its keys once it declares node2 dead (the
+            # call waits for that: ~1 s with --profile test). Its state died with node2.
+            reply, actor = client.call("Counter", c, {"op": "incr"}, "counter", timeout=8)
+            self.assertEqual((reply, actor.host), ({"count": 1}, "node1"))
+            self.assertEqual(client.nodes_for("counter"), ["node1"])
+            self.assertEqual(client.owner(c, "counter").owner, "node1")
 
 if __name__ == "__main__":
     unittest.main()
