@@ -82,6 +82,8 @@ digest_entry unpack_record(const msgpack::object& o) {
       e.record.gossip = std::string(str(v, "gossip"));
     } else if (key == "caps") {
       if (v.type != msgpack::type::ARRAY) throw decode_error{"caps must be an array"};
+      // Every record, not only the sender's: a digest entry is just as much network input.
+      if (v.via.array.size > max_capabilities) throw decode_error{"too many capabilities"};
       for (uint32_t j = 0; j < v.via.array.size; ++j)
         e.record.capabilities.emplace_back(str(v.via.array.ptr[j], "capability"));
       std::sort(e.record.capabilities.begin(), e.record.capabilities.end());
@@ -173,8 +175,6 @@ tl::expected<gossip_message, std::string> decode_gossip(const void* data, size_t
     }
     if (!have_version) return tl::unexpected(std::string("missing version"));
     if (!have_from) return tl::unexpected(std::string("missing sender record"));
-    if (msg.from.capabilities.size() > max_capabilities)
-      return tl::unexpected(std::string("too many capabilities"));
   } catch (const decode_error& e) {
     return tl::unexpected(e.what);
   } catch (const std::exception& e) {

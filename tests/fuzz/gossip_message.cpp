@@ -35,8 +35,14 @@ int gossip_message(const uint8_t* data, size_t size) {
     MESH_FUZZ_CHECK(k_target, !msg.error().empty());
     return 0;
   }
+  // docs/LIMITS.md: at most 256 capabilities in any record, 4096 members.
   MESH_FUZZ_CHECK(k_target, !msg->from.name.empty());
-  for (const auto& m : msg->members) MESH_FUZZ_CHECK(k_target, !m.record.name.empty());
+  MESH_FUZZ_CHECK(k_target, msg->from.capabilities.size() <= 256);
+  MESH_FUZZ_CHECK(k_target, msg->members.size() <= 4096);
+  for (const auto& m : msg->members) {
+    MESH_FUZZ_CHECK(k_target, !m.record.name.empty());
+    MESH_FUZZ_CHECK(k_target, m.record.capabilities.size() <= 256);
+  }
   const std::string out = discovery::encode_gossip(*msg);
   auto again = discovery::decode_gossip(out.data(), out.size());
   if (!again)

@@ -115,6 +115,10 @@ def gossip():
         pack({"v": 1, "from": record("node1"), "members": [record("x", "weird")]}),
         pack({"v": 1, "from": record("node1", shards=2 ** 40)}),
         pack({"v": 1, "from": {"name": "x", "caps": "notalist"}}),
+        # limits just over: 257 capabilities in a member record, 1025-byte name
+        pack({"v": 1, "from": record("node1"), "seq": 2,
+              "members": [record("x", "alive", caps=[str(i) for i in range(257)])]}),
+        pack({"v": 1, "from": record("n" * 1025), "seq": 2}),
     ]
 
 
