@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev libexpected-dev libsodium-dev libcpp-httplib-dev
   dnsmasq-base iproute2 util-linux
   python3 python3-zmq python3-msgpack
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()
