@@ -260,12 +260,14 @@ void runtime::run_task(activation* a, task* t) {
     ctx.activation = next_activation_.fetch_add(1, std::memory_order_relaxed);
     a->instance = module.abi->create(&ctx, &sink_out);
     if (a->instance == nullptr) {
+      stats_.activation_failures.fetch_add(1, std::memory_order_relaxed);
       result.code = wire::error_code::activation_failed;
       result.message = message_of(out);
       sink_.complete(t, result);
       return;
     }
-    a->number = ctx.activation;
+    a->number.store(ctx.activation, std::memory_order_relaxed);
+    a->module->instances.fetch_add(1, std::memory_order_relaxed);
     stats_.activations.fetch_add(1, std::memory_order_relaxed);
   }
   out.reset(config_.max_reply_bytes);
@@ -274,7 +276,7 @@ void runtime::run_task(activation* a, task* t) {
                                  ? module.abi->call(a->instance, payload, &sink_out)
                                  : module.abi->cast(a->instance, payload, &sink_out);
   a->last_active.store(to_ns(now), std::memory_order_relaxed);
-  result.activation = a->number;
+  result.activation = a->number.load(std::memory_order_relaxed);
   bool crashed = false;
   switch (status) {
     case MESH_STATUS_OK:
@@ -314,6 +316,8 @@ void runtime::run_task(activation* a, task* t) {
     // mesh's semantics: a failed actor is dropped; the next request gets a fresh one.
     module.abi->destroy(a->instance, MESH_DEACTIVATE_CRASHED);
     a->instance = nullptr;
+    a->number.store(0, std::memory_order_relaxed);
+    a->module->instances.fetch_sub(1, std::memory_order_relaxed);
     stats_.deactivations_crash.fetch_add(1, std::memory_order_relaxed);
   }
   sink_.complete(t, result);
@@ -322,6 +326,7 @@ void runtime::run_task(activation* a, task* t) {
 void runtime::finish_retire(activation* a) {
   if (a->instance != nullptr) {
     a->module->abi->destroy(a->instance, a->retire_reason);
+    a->module->instances.fetch_sub(1, std::memory_order_relaxed);
     auto& counter = a->retire_reason == MESH_DEACTIVATE_IDLE        ? stats_.deactivations_idle
                     : a->retire_reason == MESH_DEACTIVATE_REBALANCE ? stats_.deactivations_rebalance
                                                                     : stats_.deactivations_shutdown;

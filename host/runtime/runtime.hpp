@@ -53,6 +53,9 @@ struct actor_module {
   bool served = true;
   /// Live actors by id (dispatcher-owned).
   actor_directory actors;
+  /// Actors of this module with an instance (created and not yet destroyed); written by the
+  /// workers, read by anyone (relaxed).
+  std::atomic<int64_t> instances{0};
 };
 
 /// What happened to a task, reported once to the completion sink.
@@ -91,7 +94,9 @@ struct activation {
   actor_module* module = nullptr;
   std::string_view id;       ///< the directory key; valid as long as the slot exists
   void* instance = nullptr;  ///< worker-owned (only the worker running the slot touches it)
-  uint64_t number = 0;       ///< activation number of `instance`
+  /// Activation number of `instance`; 0 while there is none (not created yet, or discarded
+  /// after a crash). Written by the worker, readable by the dispatcher (relaxed).
+  std::atomic<uint64_t> number{0};
   std::atomic<int64_t> last_active{0};  ///< steady-clock ns of the last handled task
   // Mailbox, guarded by `lock`.
   spin_lock lock;
@@ -105,6 +110,7 @@ struct activation {
 /// Counters; read with relaxed loads (approximate while running).
 struct runtime_stats {
   std::atomic<uint64_t> activations{0};
+  std::atomic<uint64_t> activation_failures{0};
   std::atomic<uint64_t> deactivations_idle{0};
   std::atomic<uint64_t> deactivations_crash{0};
   std::atomic<uint64_t> deactivations_shutdown{0};
@@ -147,6 +153,9 @@ class runtime {
 
   /// Dispatcher: number of actor slots in the directory.
   size_t live_actors() const noexcept { return live_; }
+
+  /// Any thread: actors waiting on the run queue for a worker (takes the queue's lock).
+  size_t run_queue_length() { return ready_.size(); }
 
   const runtime_stats& stats() const noexcept { return stats_; }
 

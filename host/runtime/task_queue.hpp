@@ -129,6 +129,12 @@ class run_queue {
     return true;
   }
 
+  /// Items waiting now (takes the lock: for reports, not for the hot path).
+  size_t size() {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+
   /// Lets every blocked pop return once the queue is drained.
   void close() {
     std::vector<parking_spot*> wake;

@@ -7,16 +7,17 @@
 namespace mesh::wire {
 namespace {
 
-constexpr std::array<std::string_view, 17> error_names = {
+constexpr std::array<std::string_view, error_code_count> error_names = {
     "bad_request",     "unsupported_version", "too_large",       "unknown_op",
     "unknown_capability", "capability_not_served", "unknown_module", "capability_mismatch",
     "activation_failed", "actor_error",       "rejected",        "bad_reply",
     "timeout",         "overloaded",          "shutting_down",   "internal",
     "wrong_owner"};
 
-constexpr std::array<std::string_view, 9> op_names = {
+constexpr std::array<std::string_view, op_count> op_names = {
     "call", "cast", "register_capabilities", "capabilities", "shard", "ping",
-    "members", "nodes_for", "owner"};
+    "members", "nodes_for", "owner", "stats", "actors"};
+static_assert(static_cast<size_t>(error_code::wrong_owner) + 1 == error_code_count);
 
 bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
 
@@ -156,6 +157,14 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
       if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_timeout_ms)
         return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
       req.timeout_ms = static_cast<uint32_t>(v.via.u64);
+    } else if (key == "limit") {
+      if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_actors_limit)
+        return bad("\"limit\" must be an integer from 1 to " + std::to_string(max_actors_limit));
+      req.limit = static_cast<uint32_t>(v.via.u64);
+    } else if (key == "after") {
+      if (v.type == msgpack::type::NIL) continue;
+      if (!is_bytes(v)) return bad("\"after\" must be a string or binary (a cursor)");
+      req.after = bytes_of(v);
     } else if (key == "caps") {
       if (v.type != msgpack::type::ARRAY) return bad("\"caps\" must be an array of strings");
       req.capabilities.reserve(v.via.array.size);
@@ -219,6 +228,8 @@ void encode_request(buffer& out, const request& req) {
       req.kind == op::nodes_for)
     n += 1;
   if (req.kind == op::owner) n += 2;
+  if (req.kind == op::actors)
+    n += 1 + (req.module.empty() ? 0 : 1) + (req.after.empty() ? 0 : 1);
   pk.pack_map(n);
   pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
@@ -257,6 +268,18 @@ void encode_request(buffer& out, const request& req) {
   if (req.kind == op::owner) {
     pack_string(pk, "id");
     pack_string(pk, req.id.as_string());
+  }
+  if (req.kind == op::actors) {
+    pack_string(pk, "limit");
+    pk.pack_uint32(req.limit);
+    if (!req.module.empty()) {
+      pack_string(pk, "mod");
+      pack_string(pk, req.module);
+    }
+    if (!req.after.empty()) {
+      pack_string(pk, "after");
+      pack_bin(pk, req.after);
+    }
   }
   if (req.kind == op::register_capabilities) {
     pack_string(pk, "caps");

@@ -33,7 +33,17 @@ enum class op : uint8_t {
   members,    ///< the membership as this host sees it
   nodes_for,  ///< hosts that have a capability (like Mesh.nodes_for)
   owner,      ///< shard and owner host of an id in a capability
+  stats,      ///< the host's counters (docs/PROTOCOL.md, docs/OPERATIONS.md)
+  actors,     ///< the live activations on this host, paged
 };
+
+/// Number of ops in `op` (for tables indexed by op).
+inline constexpr size_t op_count = static_cast<size_t>(op::actors) + 1;
+/// Number of error codes in `error_code` (for tables indexed by code).
+inline constexpr size_t error_code_count = 17;
+/// `actors`: page size when the request names none, and the largest one accepted.
+inline constexpr uint32_t default_actors_limit = 100;
+inline constexpr uint32_t max_actors_limit = 1000;
 
 /// Every error a host can answer with. The string forms are the wire contract.
 enum class error_code : uint8_t {
@@ -90,6 +100,8 @@ struct request {
   bytes_view init_arg; ///< one MessagePack object, empty = none given
   uint32_t timeout_ms = default_timeout_ms;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
+  uint32_t limit = default_actors_limit;       ///< actors only: page size
+  bytes_view after;  ///< actors only: the cursor of the previous page (empty = first page)
 };
 
 /// Bounds applied while decoding network input.
