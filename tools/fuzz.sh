@@ -16,9 +16,10 @@ jobs=${MESH_JOBS:-$(nproc)}
 targets=(${MESH_FUZZ_TARGETS:-request_envelope reply_envelope forward_header gossip_message
          discovery_beacon client_json})
 
+mkdir -p "$build"
 CC=${MESH_FUZZ_CC:-clang} CXX=${MESH_FUZZ_CXX:-clang++} \
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESH_FUZZ=ON \
-  > "$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
+  > "$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j "$jobs" --target mesh_fuzz
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
