@@ -1,13 +1,7 @@
 #include "placement/placement.hpp"
 
-#include <dlfcn.h>
-#include <mesh/placement_abi.h>
-
 #include <algorithm>
-#include <array>
-#include <boost/dll/shared_library.hpp>
 #include <stdexcept>
-#include <type_traits>
 #include <utility>
 
 #include "wire/wire.hpp"
@@ -43,66 +37,6 @@ class modulo_strategy final : public placement_strategy {
   }
 };
 
-/// A strategy from a placement plugin. Owns the library: the function pointer and the name
-/// stay valid for exactly as long as this object lives.
-class plugin_strategy final : public placement_strategy {
- public:
-  plugin_strategy(boost::dll::shared_library library, std::string name,
-                  mesh_placement_owner_fn owner_fn)
-      : library_(std::move(library)), name_(std::move(name)), owner_fn_(owner_fn) {}
-
-  std::string name() const override { return "plugin:" + name_; }
-
-  size_t owner(uint32_t shard, uint32_t shards,
-               const std::vector<std::string>& hosts) const override {
-    if (hosts.empty()) return 0;
-    std::vector<const char*> names;
-    names.reserve(hosts.size());
-    for (const auto& h : hosts) names.push_back(h.c_str());
-    // Checked at load, but never trusted at run time: an index out of range cannot escape.
-    return owner_fn_(shard, shards, names.data(), names.size()) % hosts.size();
-  }
-
- private:
-  boost::dll::shared_library library_;
-  std::string name_;
-  mesh_placement_owner_fn owner_fn_;
-};
-
-std::string version_string(uint32_t packed) {
-  return std::to_string(packed >> 16) + "." + std::to_string(packed & 0xffff);
-}
-
-bool valid_name(const char* s) {
-  if (s == nullptr || *s == '\0') return false;
-  for (size_t n = 0; s[n] != '\0'; ++n) {
-    const unsigned char c = static_cast<unsigned char>(s[n]);
-    if (n >= 64 || c < 0x21 || c == 0x7f) return false;  // printable, no spaces, short
-  }
-  return true;
-}
-
-/// Calls the plugin on synthetic views (1..8 hosts, shards 0..63 of 64 and of 4096) and returns
-/// the answers, or an error on the first index out of range.
-tl::expected<std::vector<size_t>, std::string> probe(mesh_placement_owner_fn owner_fn) {
-  static constexpr std::array<const char*, 8> pool = {"probe-a", "probe-b", "probe-c", "probe-d",
-                                                      "probe-e", "probe-f", "probe-g", "probe-h"};
-  std::vector<size_t> answers;
-  for (const size_t count : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{8}}) {
-    for (const uint32_t shards : {uint32_t{64}, uint32_t{4096}}) {
-      for (uint32_t shard = 0; shard < std::min<uint32_t>(shards, 64); ++shard) {
-        const size_t index = owner_fn(shard, shards, pool.data(), count);
-        if (index >= count)
-          return tl::unexpected("returned owner index " + std::to_string(index) + " for shard " +
-                                std::to_string(shard) + " of " + std::to_string(shards) +
-                                " among " + std::to_string(count) + " hosts");
-        answers.push_back(index);
-      }
-    }
-  }
-  return answers;
-}
-
 }  // namespace
 
 uint64_t rendezvous_weight(std::string_view host, uint32_t shard) noexcept {
@@ -116,54 +50,6 @@ std::unique_ptr<placement_strategy> make_rendezvous() {
 }
 
 std::unique_ptr<placement_strategy> make_modulo() { return std::make_unique<modulo_strategy>(); }
-
-tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_plugin(
-    const std::string& path) {
-  const auto refuse = [&](const std::string& reason) {
-    return tl::unexpected("placement plugin " + path + ": " + reason);
-  };
-  boost::dll::shared_library library;
-  boost::dll::fs::error_code ec;
-  library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec || !library.is_loaded()) {
-    const char* why = ::dlerror();
-    return refuse("not a loadable shared library (" +
-                  (why != nullptr ? std::string(why) : ec.message()) + ")");
-  }
-  if (!library.has(MESH_PLACEMENT_ABI_VERSION_SYMBOL))
-    return refuse("missing entry point " MESH_PLACEMENT_ABI_VERSION_SYMBOL
-                  " (not a placement plugin?)");
-  const uint32_t version = library.get<uint32_t()>(MESH_PLACEMENT_ABI_VERSION_SYMBOL)();
-  if ((version >> 16) != MESH_PLACEMENT_ABI_VERSION_MAJOR ||
-      (version & 0xffff) > MESH_PLACEMENT_ABI_VERSION_MINOR)
-    return refuse(
-        "placement ABI " + version_string(version) + " is incompatible with host placement ABI " +
-        version_string(MESH_PLACEMENT_ABI_VERSION) + " (major must match, minor must be <= " +
-        std::to_string(MESH_PLACEMENT_ABI_VERSION_MINOR) + ")");
-  for (const char* symbol : {MESH_PLACEMENT_NAME_SYMBOL, MESH_PLACEMENT_OWNER_SYMBOL})
-    if (!library.has(symbol)) return refuse(std::string("missing entry point ") + symbol);
-  const char* name = library.get<const char*()>(MESH_PLACEMENT_NAME_SYMBOL)();
-  if (!valid_name(name))
-    return refuse("empty, unprintable or too long name (at most 64 printable bytes, no spaces)");
-  const mesh_placement_owner_fn owner_fn =
-      &library.get<std::remove_pointer_t<mesh_placement_owner_fn>>(MESH_PLACEMENT_OWNER_SYMBOL);
-  const auto first = probe(owner_fn);
-  if (!first) return refuse(first.error());
-  const auto second = probe(owner_fn);
-  if (!second) return refuse(second.error());
-  if (*first != *second)
-    return refuse("not deterministic: the same probe gave different owners twice");
-  return std::make_unique<plugin_strategy>(std::move(library), name, owner_fn);
-}
-
-tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
-    const std::string& spec) {
-  if (spec == "rendezvous") return make_rendezvous();
-  if (spec == "modulo") return make_modulo();
-  if (spec.size() > 3 && spec.ends_with(".so")) return load_placement_plugin(spec);
-  return tl::unexpected("unknown placement \"" + spec +
-                        "\" (expected rendezvous, modulo or a path to a placement plugin .so)");
-}
 
 shard_table build_shard_table(const placement_strategy& strategy, uint32_t shards,
                               std::vector<std::string> hosts) {

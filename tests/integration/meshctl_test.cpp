@@ -123,7 +123,8 @@ command_result run_command(const std::vector<std::string>& argv,
 
 /// Runs meshctl with `args` (endpoint included by the caller where needed).
 command_result meshctl(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
-  args.insert(args.begin(), MESHCTL_PATH);
+  // Scripts read the JSON document; the text output has a test of its own.
+  args.insert(args.begin(), {MESHCTL_PATH, "--json"});
   return run_command(args, 30s, env);
 }
 

@@ -1,37 +1,43 @@
-#include "client/client.hpp"
+#include "mesh/client.hpp"
 
 #include <algorithm>
+#include <queue>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
 #include <utility>
+#include <zmq.hpp>
+
+#include "placement/placement.hpp"
 
 namespace mesh::client {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
+using clock = std::chrono::steady_clock;
 
-/// Limits for reply envelopes: the defaults, with room for long capability and module lists.
-mesh::wire::decode_limits reply_limits() {
-  mesh::wire::decode_limits limits;
+/// Limits for reply envelopes: the defaults, with room for long capability, module and member
+/// lists and the nested maps of the stats operation.
+wire::decode_limits reply_limits() {
+  wire::decode_limits limits;
   limits.max_array = 64 * 1024;
+  limits.max_map = 1024;
+  limits.max_depth = 16;
   return limits;
 }
 
 /// Nesting allowed in payloads and replies converted to JSON (the host's own bound).
 constexpr size_t max_value_depth = 64;
+/// Longest pause between two attempts of a request the host did not run (overloaded, ...).
+constexpr milliseconds max_backoff{100};
 
-tl::unexpected<error> client_error(std::string code, std::string message) {
-  return tl::unexpected(error{std::move(code), std::move(message), error_origin::client});
+error client_error(std::string code, std::string message) {
+  return error{std::move(code), std::move(message), error_origin::client};
 }
 
 tl::unexpected<error> missing_field(std::string_view op, std::string_view field) {
-  return client_error("protocol_error", "the " + std::string(op) + " reply has no valid \"" +
-                                            std::string(field) + "\"");
-}
-
-mesh::wire::bytes_view view_of(const bytes& b) { return {b.data(), b.size()}; }
-
-mesh::wire::bytes_view view_of(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  return tl::unexpected(client_error("protocol_error", "the " + std::string(op) +
+                                                           " reply has no valid \"" +
+                                                           std::string(field) + "\""));
 }
 
 std::string_view str_of(const msgpack::object& o) { return {o.via.str.ptr, o.via.str.size}; }
@@ -52,11 +58,16 @@ std::optional<std::string> find_str(const msgpack::object& map, std::string_view
   return std::string(str_of(*v));
 }
 
-std::optional<uint32_t> find_u32(const msgpack::object& map, std::string_view key) {
+std::optional<uint64_t> find_uint(const msgpack::object& map, std::string_view key) {
   const auto* v = find(map, key);
-  if (v == nullptr || v->type != msgpack::type::POSITIVE_INTEGER || v->via.u64 > UINT32_MAX)
-    return std::nullopt;
-  return static_cast<uint32_t>(v->via.u64);
+  if (v == nullptr || v->type != msgpack::type::POSITIVE_INTEGER) return std::nullopt;
+  return v->via.u64;
+}
+
+std::optional<uint32_t> find_u32(const msgpack::object& map, std::string_view key) {
+  auto v = find_uint(map, key);
+  if (!v || *v > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(*v);
 }
 
 std::optional<std::vector<std::string>> find_str_array(const msgpack::object& map,
@@ -73,25 +84,45 @@ std::optional<std::vector<std::string>> find_str_array(const msgpack::object& ma
   return out;
 }
 
-/// Decodes a response's stored envelope again to read op-specific fields; `zone` owns the tree.
-const msgpack::object* envelope_of(const response& r, msgpack::zone& zone) {
-  auto decoded =
-      mesh::wire::decode_reply(r.envelope.data(), r.envelope.size(), zone, reply_limits());
-  return decoded ? decoded->envelope : nullptr;
+/// Whether an error reply proves the request did not run, so that it may be sent again.
+bool not_run(std::string_view code) {
+  return code == "shutting_down" || code == "overloaded" || code == "wrong_owner";
 }
 
-mesh::wire::request actor_request(mesh::wire::op kind, std::string_view capability,
-                                  std::string_view module, std::string_view id,
-                                  const bytes& payload, const std::optional<bytes>& init) {
-  mesh::wire::request req;
-  req.kind = kind;
-  req.capability = capability;
-  req.module = module;
-  req.id = view_of(id);
-  req.payload = view_of(payload);
-  if (init) req.init_arg = view_of(*init);
-  return req;
+/// Whether an operation is answered by any host the same way (so a retry elsewhere is fine).
+bool is_actor_op(wire::op kind) { return kind == wire::op::call || kind == wire::op::cast; }
+
+tl::expected<members_info, error> parse_members(const msgpack::object& env) {
+  members_info info;
+  info.epoch = find_uint(env, "epoch").value_or(0);
+  info.strategy = find_str(env, "strategy").value_or("");
+  info.shards = find_u32(env, "shards").value_or(0);
+  const auto* list = find(env, "members");
+  if (list == nullptr || list->type != msgpack::type::ARRAY)
+    return missing_field("members", "members");
+  for (uint32_t i = 0; i < list->via.array.size; ++i) {
+    const auto& m = list->via.array.ptr[i];
+    member_info member;
+    auto name = find_str(m, "name");
+    auto endpoint = find_str(m, "endpoint");
+    if (!name || !endpoint) return missing_field("members", "members[].name/endpoint");
+    member.name = std::move(*name);
+    member.endpoint = std::move(*endpoint);
+    member.gossip = find_str(m, "gossip").value_or("");
+    member.capabilities = find_str_array(m, "caps").value_or(std::vector<std::string>{});
+    member.status = find_str(m, "status").value_or("alive");
+    member.incarnation = find_uint(m, "incarnation").value_or(0);
+    member.version = find_uint(m, "version").value_or(0);
+    const auto* self = find(m, "self");
+    member.self = self != nullptr && self->type == msgpack::type::BOOLEAN && self->via.boolean;
+    member.last_heard_ms = find_uint(m, "last_heard_ms").value_or(0);
+    info.members.push_back(std::move(member));
+  }
+  std::sort(info.members.begin(), info.members.end(),
+            [](const member_info& a, const member_info& b) { return a.name < b.name; });
+  return info;
 }
+
 
 json to_json(const msgpack::object& o) {
   switch (o.type) {
@@ -140,157 +171,683 @@ json to_json(const msgpack::object& o) {
 
 }  // namespace
 
-connection::connection(const std::string& endpoint)
-    : context_(1), socket_(context_, zmq::socket_type::dealer) {
-  socket_.set(zmq::sockopt::linger, 0);
-  socket_.connect(endpoint);
-}
+// ---------------------------------------------------------------------------------------------
+// The client's state. Everything runs on the thread that calls poll().
 
-tl::expected<response, error> connection::request(const mesh::wire::request& req,
-                                                  milliseconds wait) {
-  mesh::wire::request numbered = req;
-  numbered.rid = next_rid_++;
-  mesh::wire::buffer out;
-  mesh::wire::encode_request(out, numbered);
-  try {
-    if (!socket_.send(zmq::const_buffer(out.data(), out.size()), zmq::send_flags::dontwait))
-      return client_error("transport", "the request could not be queued for sending");
-    const auto deadline = steady_clock::now() + wait;
-    for (;;) {
-      const auto now = steady_clock::now();
-      if (now >= deadline)
-        return client_error("timeout", "no reply within " + std::to_string(wait.count()) + " ms");
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::ceil<milliseconds>(deadline - now));
-      if ((item.revents & ZMQ_POLLIN) == 0) continue;
-      // A reply is one frame, after an empty delimiter only if the request had one.
-      zmq::message_t frame;
-      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) continue;
-      while (frame.more()) (void)socket_.recv(frame);
-      msgpack::zone zone;
-      auto decoded = mesh::wire::decode_reply(static_cast<const uint8_t*>(frame.data()),
-                                              frame.size(), zone, reply_limits());
-      if (!decoded)
-        return client_error("protocol_error",
-                            "the host's reply could not be decoded: " + decoded.error().message);
-      // rid 0 answers a request whose rid the host could not read; with one request in flight
-      // it is ours. Any other rid belongs to a request this connection already gave up on.
-      const bool ours = decoded->rid == numbered.rid || (decoded->rid == 0 && !decoded->ok);
-      if (!ours) continue;
-      if (!decoded->ok) {
-        std::string code = decoded->error_code.empty() ? "internal" : decoded->error_code;
-        return tl::unexpected(error{std::move(code), decoded->error_message, error_origin::host});
-      }
-      response r;
-      r.rid = decoded->rid;
-      const auto& body = decoded->body;
-      r.reply.assign(body.data, body.data + body.size);
-      if (decoded->has_actor) {
-        const auto& a = decoded->actor;
-        r.actor = actor_info{std::string(a.host), std::string(a.module),
-                             std::string(a.id.as_string()), a.activation};
-      }
-      const auto* f = static_cast<const uint8_t*>(frame.data());
-      r.envelope.assign(f, f + frame.size());
-      return r;
-    }
-  } catch (const zmq::error_t& e) {
-    return client_error("transport", e.what());
+struct client::impl {
+  /// One host the client talks to: a DEALER socket connected to its request endpoint.
+  struct peer {
+    std::string endpoint;
+    zmq::socket_t socket;
+    size_t pending = 0;  ///< requests sent here and not answered yet
+  };
+
+  /// A request whose handler has not run yet.
+  struct pending {
+    wire::op kind = wire::op::call;
+    bool internal = false;      ///< the client's own membership query (not in in_flight())
+    std::string frame;          ///< the encoded request, sent again unchanged on a retry
+    std::string capability;     ///< actor requests: routing key
+    uint64_t key_hash = 0;      ///< actor requests: id_hash(id)
+    std::string fixed_endpoint; ///< requests to one named host
+    std::string expected_host;  ///< the owner it was sent to, if sent directly
+    peer* target = nullptr;     ///< where the last attempt went (nullptr: waiting to resend)
+    clock::time_point deadline;
+    uint32_t attempts = 0;
+    reply_handler done;
+  };
+
+  using timer = std::pair<clock::time_point, uint64_t>;  // (when, rid), in a min-heap
+  using timer_heap = std::priority_queue<timer, std::vector<timer>, std::greater<>>;
+
+  impl(std::vector<std::string> endpoints, options opts) : opts(opts), seeds(std::move(endpoints)) {
+    if (seeds.empty()) throw std::invalid_argument("mesh::client needs at least one endpoint");
+    std::random_device rd;
+    next_rid = (uint64_t{rd()} << 32 | rd()) & ~(uint64_t{1} << 63);
+    if (next_rid == 0) next_rid = 1;
+    for (const auto& e : seeds) peer_for(e);  // throws for an endpoint ZeroMQ refuses
   }
-}
 
-tl::expected<call_result, error> connection::call(std::string_view capability,
-                                                  std::string_view module, std::string_view id,
-                                                  const bytes& payload,
-                                                  const std::optional<bytes>& init,
-                                                  milliseconds timeout) {
-  auto req = actor_request(mesh::wire::op::call, capability, module, id, payload, init);
+  options opts;
+  std::vector<std::string> seeds;
+  zmq::context_t context{1};
+  std::vector<std::unique_ptr<peer>> peers;
+  std::vector<zmq::pollitem_t> items;  // one per peer, same order
+  std::unordered_map<uint64_t, pending> requests;
+  size_t user_pending = 0;
+  uint64_t next_rid;
+  timer_heap deadlines, retries;
+  size_t any_cursor = 0;
+  client_stats counters;
+  msgpack::zone zone;
+  wire::buffer out;
+
+  // The view the client routes by.
+  members_info view;
+  std::unique_ptr<host::placement_strategy> strategy;  // nullptr: route via any host
+  std::unordered_map<std::string, std::string> endpoint_of;  // routable host -> endpoint
+  mutable std::unordered_map<std::string, host::shard_table> tables;  // per capability, lazy
+  bool view_known = false;
+  bool refresh_in_flight = false;
+  clock::time_point next_refresh{};  // epoch: due at once
+  size_t refresh_cursor = 0;
+
+  uint32_t shards() const noexcept { return view.shards != 0 ? view.shards : wire::default_shards; }
+
+  peer* peer_for(const std::string& endpoint) {
+    for (auto& p : peers)
+      if (p->endpoint == endpoint) return p.get();
+    auto p = std::make_unique<peer>(peer{endpoint, zmq::socket_t(context, zmq::socket_type::dealer)});
+    p->socket.set(zmq::sockopt::linger, 0);
+    p->socket.set(zmq::sockopt::sndhwm, opts.high_water_mark);
+    p->socket.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
+    p->socket.connect(endpoint);
+    items.push_back(zmq::pollitem_t{p->socket.handle(), 0, ZMQ_POLLIN, 0});
+    peers.push_back(std::move(p));
+    return peers.back().get();
+  }
+
+  /// Endpoints requests without an owner go to: the given hosts when routing through them,
+  /// otherwise the routable hosts of the view (the given ones until a view is known).
+  std::vector<const std::string*> any_endpoints() const {
+    std::vector<const std::string*> out;
+    if (opts.direct && view_known)
+      for (const auto& m : view.members)
+        if (m.routable()) out.push_back(&m.endpoint);
+    if (out.empty())
+      for (const auto& s : seeds) out.push_back(&s);
+    return out;
+  }
+
+  peer* any_peer() {
+    const auto candidates = any_endpoints();
+    return peer_for(*candidates[any_cursor++ % candidates.size()]);
+  }
+
+  /// The owner of (capability, key) in the current view, or nullptr.
+  const std::string* owner_of(std::string_view capability, uint64_t key_hash) const {
+    if (!view_known || !strategy) return nullptr;
+    auto it = tables.find(std::string(capability));
+    if (it == tables.end()) {
+      std::vector<std::string> hosts;
+      for (const auto& m : view.members)
+        if (m.routable() && std::find(m.capabilities.begin(), m.capabilities.end(),
+                                      capability) != m.capabilities.end())
+          hosts.push_back(m.name);
+      it = tables.emplace(std::string(capability),
+                          host::build_shard_table(*strategy, shards(), std::move(hosts)))
+               .first;
+    }
+    const auto& t = it->second;
+    if (t.hosts.empty()) return nullptr;
+    return &t.hosts[t.owner_of[key_hash % shards()]];
+  }
+
+  /// Encodes `req` under a fresh request id and registers it; returns the rid. Request ids
+  /// start at a random point so that two clients' ids do not meet in a host's logs.
+  uint64_t enqueue(wire::request req, pending p) {
+    if (next_rid == 0) next_rid = 1;
+    const uint64_t rid = next_rid++;
+    req.rid = rid;
+    out.clear();
+    wire::encode_request(out, req);
+    p.frame.assign(out.data(), out.size());
+    p.kind = req.kind;
+    if (!p.internal) ++user_pending;
+    deadlines.emplace(p.deadline, rid);
+    requests.emplace(rid, std::move(p));
+    return rid;
+  }
+
+  /// Sends (or re-sends) request `rid` to where it belongs now.
+  void dispatch(uint64_t rid, pending& p) {
+    peer* target = nullptr;
+    p.expected_host.clear();
+    if (!p.fixed_endpoint.empty()) {
+      target = peer_for(p.fixed_endpoint);
+    } else if (is_actor_op(p.kind)) {
+      if (opts.direct) {
+        if (const auto* owner = owner_of(p.capability, p.key_hash)) {
+          auto e = endpoint_of.find(*owner);
+          if (e != endpoint_of.end()) {
+            target = peer_for(e->second);
+            p.expected_host = *owner;
+            ++counters.direct;
+          }
+        }
+      }
+      if (target == nullptr) {
+        target = any_peer();
+        ++counters.via_any;
+      }
+    } else {
+      target = any_peer();
+    }
+    if (p.attempts++ > 0) ++counters.retries;
+    bool sent = false;
+    try {
+      sent = target->socket.send(zmq::const_buffer(p.frame.data(), p.frame.size()),
+                                 zmq::send_flags::dontwait)
+                 .has_value();
+    } catch (const zmq::error_t&) {
+      sent = false;
+    }
+    if (!sent) {  // the socket's queue is full: try again shortly, within the deadline
+      schedule_retry(rid, p);
+      return;
+    }
+    ++counters.sent;
+    p.target = target;
+    ++target->pending;
+  }
+
+  void schedule_retry(uint64_t rid, pending& p) {
+    if (p.target != nullptr) {
+      --p.target->pending;
+      p.target = nullptr;
+    }
+    const auto backoff =
+        std::min<milliseconds>(max_backoff, milliseconds{int64_t{1} << std::min<uint32_t>(p.attempts, 7)});
+    retries.emplace(clock::now() + backoff, rid);
+  }
+
+  /// Runs the handler of `rid` once and forgets the request.
+  void finish(std::unordered_map<uint64_t, pending>::iterator it,
+              tl::expected<reply_view, error> outcome) {
+    pending p = std::move(it->second);
+    requests.erase(it);
+    if (p.target != nullptr) --p.target->pending;
+    if (!p.internal) --user_pending;
+    if (p.done) p.done(std::move(outcome));
+  }
+
+  void fail(std::unordered_map<uint64_t, pending>::iterator it, error e) {
+    finish(it, tl::unexpected(std::move(e)));
+  }
+
+  /// Handles one reply frame from `from`; returns whether it completed a request of the user.
+  bool on_frame(peer& from, const zmq::message_t& frame) {
+    zone.clear();
+    const auto* data = frame.data<uint8_t>();
+    auto decoded = wire::decode_reply(data, frame.size(), zone, reply_limits());
+    if (!decoded) {
+      // Nothing can be matched to an undecodable frame; its request times out.
+      ++counters.late_replies;
+      return false;
+    }
+    auto it = requests.find(decoded->rid);
+    if (decoded->rid == 0 && !decoded->ok && from.pending == 1) {
+      // The host could not read the request's rid: with one request outstanding there, it is
+      // the answer to that one.
+      it = std::find_if(requests.begin(), requests.end(),
+                        [&](const auto& kv) { return kv.second.target == &from; });
+    }
+    if (it == requests.end() || it->second.target != &from) {
+      ++counters.late_replies;
+      return false;
+    }
+    pending& p = it->second;
+    if (!decoded->ok) {
+      const std::string& code = decoded->error_code;
+      if (not_run(code) && p.fixed_endpoint.empty() && clock::now() < p.deadline) {
+        // Not run: the host is stopping, overloaded, or not the owner any more. Learn the new
+        // view and send the same frame again.
+        next_refresh = clock::now();
+        schedule_retry(it->first, p);
+        return false;
+      }
+      const bool user = !p.internal;
+      fail(it, error{code.empty() ? "internal" : code, decoded->error_message, error_origin::host});
+      return user;
+    }
+    if (!p.expected_host.empty() && decoded->has_actor && decoded->actor.host != p.expected_host) {
+      ++counters.stale_owner;  // served correctly, one hop longer: our view is behind
+      next_refresh = clock::now();
+    }
+    const bool user = !p.internal;
+    finish(it, reply_view{*decoded, {data, frame.size()}});
+    return user;
+  }
+
+  /// Installs a new view and re-sends what went to hosts that are gone from it.
+  void apply_view(members_info info) {
+    view = std::move(info);
+    view_known = true;
+    ++counters.refreshes;
+    tables.clear();
+    endpoint_of.clear();
+    for (const auto& m : view.members)
+      if (m.routable()) endpoint_of.emplace(m.name, m.endpoint);
+    if (view.strategy == "rendezvous") {
+      if (!strategy || strategy->name() != "rendezvous") strategy = host::make_rendezvous();
+    } else if (view.strategy == "modulo") {
+      if (!strategy || strategy->name() != "modulo") strategy = host::make_modulo();
+    } else {
+      strategy.reset();  // a placement plugin, or an old host: let the hosts route
+    }
+    // A request sent directly to a host that is no longer routable will not be answered by it
+    // (it crashed or was declared dead; its activations are gone): send it to the new owner.
+    for (auto& [rid, p] : requests) {
+      if (p.target == nullptr || p.expected_host.empty()) continue;
+      if (endpoint_of.count(p.expected_host) == 0) {
+        schedule_retry(rid, p);
+      }
+    }
+  }
+
+  void start_refresh() {
+    refresh_in_flight = true;
+    next_refresh = clock::now() + opts.refresh_interval;
+    const auto candidates = any_endpoints();
+    const std::string endpoint = *candidates[refresh_cursor++ % candidates.size()];
+    wire::request req;
+    req.kind = wire::op::members;
+    pending p;
+    p.internal = true;
+    p.fixed_endpoint = endpoint;
+    p.deadline = clock::now() + opts.refresh_timeout;
+    p.done = [this](tl::expected<reply_view, error> r) {
+      refresh_in_flight = false;
+      if (!r) {
+        next_refresh = clock::now();  // ask another host at once
+        return;
+      }
+      if (r->decoded.envelope == nullptr) return;
+      auto info = parse_members(*r->decoded.envelope);
+      if (info) apply_view(std::move(*info));
+    };
+    const uint64_t rid = enqueue(req, std::move(p));
+    dispatch(rid, requests.at(rid));
+  }
+
+  /// Fails requests whose deadline passed, re-sends those whose back-off ended, and refreshes
+  /// the view when it is due. Returns how many requests completed.
+  size_t run_timers() {
+    size_t completed = 0;
+    const auto now = clock::now();
+    while (!deadlines.empty() && deadlines.top().first <= now) {
+      const uint64_t rid = deadlines.top().second;
+      deadlines.pop();
+      auto it = requests.find(rid);
+      if (it == requests.end()) continue;
+      const bool internal = it->second.internal;
+      fail(it, client_error("timeout", "no reply before the deadline"));
+      if (!internal) ++completed;
+    }
+    while (!retries.empty() && retries.top().first <= now) {
+      const uint64_t rid = retries.top().second;
+      retries.pop();
+      auto it = requests.find(rid);
+      if (it == requests.end() || it->second.target != nullptr) continue;
+      dispatch(rid, it->second);
+    }
+    if (opts.direct && !refresh_in_flight && (user_pending > 0 || !view_known) &&
+        now >= next_refresh)
+      start_refresh();
+    // Completed requests leave their heap entries behind; rebuild when those dominate.
+    if (deadlines.size() > 1024 && deadlines.size() > 4 * requests.size()) {
+      timer_heap fresh;
+      for (const auto& [rid, p] : requests) fresh.emplace(p.deadline, rid);
+      deadlines.swap(fresh);
+    }
+    return completed;
+  }
+
+  clock::time_point next_timer() const {
+    auto t = clock::time_point::max();
+    if (!deadlines.empty()) t = std::min(t, deadlines.top().first);
+    if (!retries.empty()) t = std::min(t, retries.top().first);
+    if (opts.direct && !refresh_in_flight && (user_pending > 0 || !view_known))
+      t = std::min(t, next_refresh);
+    return t;
+  }
+
+  size_t poll(milliseconds wait) {
+    size_t completed = run_timers();
+    const auto until = clock::now() + wait;
+    for (;;) {
+      const auto now = clock::now();
+      const auto wake = std::min(until, next_timer());
+      const auto timeout =
+          wake <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(wake - now);
+      zmq::poll(items.data(), items.size(), completed > 0 ? milliseconds{0} : timeout);
+      bool any = false;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+        peer& p = *peers[i];
+        zmq::message_t frame;
+        while (p.socket.recv(frame, zmq::recv_flags::dontwait)) {
+          any = true;
+          if (on_frame(p, frame)) ++completed;
+          // A reply is one frame; drop any continuation a misbehaving peer sends.
+          while (frame.more() && p.socket.recv(frame, zmq::recv_flags::dontwait)) {
+          }
+        }
+      }
+      completed += run_timers();
+      if (completed > 0 || clock::now() >= until || (!any && wait.count() == 0)) return completed;
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+/// Validates an actor request and turns it into a wire request; the error names what is wrong.
+tl::expected<wire::request, error> actor_wire_request(wire::op kind, const actor_request& r,
+                                                      milliseconds default_timeout) {
+  if (r.capability.empty() || r.module.empty() || r.id.empty())
+    return tl::unexpected(
+        client_error("bad_argument", "capability, module and id must not be empty"));
+  wire::request req;
+  req.kind = kind;
+  req.capability = r.capability;
+  req.module = r.module;
+  req.id = view_of(r.id);
+  req.payload = r.payload;
+  if (r.init) req.init_arg = *r.init;
+  const milliseconds timeout = r.timeout.count() > 0 ? r.timeout : default_timeout;
   req.timeout_ms = static_cast<uint32_t>(
-      std::clamp<milliseconds::rep>(timeout.count(), 1, mesh::wire::max_timeout_ms));
-  auto r = request(req, milliseconds{req.timeout_ms} + reply_margin);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  if (!r->actor) return missing_field("call", "actor");
-  if (r->reply.empty()) return missing_field("call", "reply");
-  return call_result{std::move(r->reply), std::move(*r->actor)};
+      std::clamp<milliseconds::rep>(timeout.count(), 1, wire::max_timeout_ms));
+  return req;
 }
 
-tl::expected<void, error> connection::cast(std::string_view capability, std::string_view module,
-                                           std::string_view id, const bytes& payload,
-                                           const std::optional<bytes>& init, milliseconds wait) {
-  auto r =
-      request(actor_request(mesh::wire::op::cast, capability, module, id, payload, init), wait);
-  if (!r) return tl::unexpected(std::move(r.error()));
+call_result owned(const reply_view& v) {
+  call_result out;
+  out.reply.assign(v.decoded.body.data, v.decoded.body.data + v.decoded.body.size);
+  const auto& a = v.decoded.actor;
+  out.actor = actor_info{std::string(a.host), std::string(a.module), std::string(a.id.as_string()),
+                         a.activation};
+  return out;
+}
+
+}  // namespace
+
+client::client(std::vector<std::string> endpoints, options opts)
+    : impl_(std::make_unique<impl>(std::move(endpoints), opts)) {}
+
+client::~client() = default;
+
+void client::call_async_view(const actor_request& r, reply_handler done) {
+  auto req = actor_wire_request(wire::op::call, r, impl_->opts.timeout);
+  if (!req) {
+    done(tl::unexpected(std::move(req.error())));
+    return;
+  }
+  impl::pending p;
+  p.capability = r.capability;
+  p.key_hash = wire::id_hash(req->id);
+  p.deadline = clock::now() + milliseconds{req->timeout_ms} + reply_margin;
+  p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
+    if (v && (!v->decoded.has_actor || v->decoded.body.empty()))
+      done(missing_field("call", v->decoded.has_actor ? "reply" : "actor"));
+    else
+      done(std::move(v));
+  };
+  const uint64_t rid = impl_->enqueue(*req, std::move(p));
+  impl_->dispatch(rid, impl_->requests.at(rid));
+}
+
+void client::call_async(const actor_request& r, call_handler done) {
+  call_async_view(r, [done = std::move(done)](tl::expected<reply_view, error> v) {
+    if (!v)
+      done(tl::unexpected(std::move(v.error())));
+    else
+      done(owned(*v));
+  });
+}
+
+void client::cast_async(const actor_request& r, cast_handler done) {
+  auto req = actor_wire_request(wire::op::cast, r, impl_->opts.timeout);
+  if (!req) {
+    done(tl::unexpected(std::move(req.error())));
+    return;
+  }
+  impl::pending p;
+  p.capability = r.capability;
+  p.key_hash = wire::id_hash(req->id);
+  p.deadline = clock::now() + (r.timeout.count() > 0 ? r.timeout : impl_->opts.timeout);
+  p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
+    if (!v)
+      done(tl::unexpected(std::move(v.error())));
+    else
+      done({});
+  };
+  const uint64_t rid = impl_->enqueue(*req, std::move(p));
+  impl_->dispatch(rid, impl_->requests.at(rid));
+}
+
+void client::request_async(const wire::request& req, reply_handler done, std::string_view endpoint,
+                           milliseconds wait) {
+  impl::pending p;
+  if (is_actor_op(req.kind)) {
+    p.capability = req.capability;
+    p.key_hash = wire::id_hash(req.id);
+  }
+  p.fixed_endpoint = endpoint;
+  p.deadline = clock::now() + wait;
+  p.done = std::move(done);
+  try {
+    if (!endpoint.empty()) impl_->peer_for(p.fixed_endpoint);
+  } catch (const zmq::error_t& e) {
+    p.done(tl::unexpected(client_error(
+        "bad_argument", "cannot connect to \"" + std::string(endpoint) + "\": " + e.what())));
+    return;
+  }
+  const uint64_t rid = impl_->enqueue(req, std::move(p));
+  impl_->dispatch(rid, impl_->requests.at(rid));
+}
+
+size_t client::poll(milliseconds wait) { return impl_->poll(wait); }
+
+bool client::drain(milliseconds limit) {
+  const auto until = clock::now() + limit;
+  while (impl_->user_pending > 0) {
+    const auto now = clock::now();
+    if (now >= until) return false;
+    impl_->poll(std::chrono::ceil<milliseconds>(until - now));
+  }
+  return true;
+}
+
+size_t client::in_flight() const noexcept { return impl_->user_pending; }
+
+namespace {
+
+/// Runs `start` (which issues one async request completing into the slot) and polls until the
+/// slot is filled. Every request has a deadline, so this ends.
+template <class T, class Start>
+T wait_for(client& c, Start&& start) {
+  std::optional<T> slot;
+  start(slot);
+  while (!slot) c.poll(milliseconds{50});
+  return std::move(*slot);
+}
+
+}  // namespace
+
+tl::expected<call_result, error> client::call(std::string_view capability, std::string_view module,
+                                              std::string_view id, const bytes& payload,
+                                              const std::optional<bytes>& init,
+                                              milliseconds timeout) {
+  actor_request r{capability, module, id, view_of(payload), std::nullopt, timeout};
+  if (init) r.init = view_of(*init);
+  return wait_for<tl::expected<call_result, error>>(*this, [&](auto& slot) {
+    call_async(r, [&slot](tl::expected<call_result, error> v) { slot = std::move(v); });
+  });
+}
+
+tl::expected<void, error> client::cast(std::string_view capability, std::string_view module,
+                                       std::string_view id, const bytes& payload,
+                                       const std::optional<bytes>& init) {
+  actor_request r{capability, module, id, view_of(payload), std::nullopt, milliseconds{0}};
+  if (init) r.init = view_of(*init);
+  return wait_for<tl::expected<void, error>>(*this, [&](auto& slot) {
+    cast_async(r, [&slot](tl::expected<void, error> v) { slot = std::move(v); });
+  });
+}
+
+tl::expected<bytes, error> client::request(const wire::request& req, std::string_view endpoint,
+                                           milliseconds wait) {
+  return wait_for<tl::expected<bytes, error>>(*this, [&](auto& slot) {
+    request_async(
+        req,
+        [&slot](tl::expected<reply_view, error> v) {
+          if (!v)
+            slot = tl::unexpected(std::move(v.error()));
+          else
+            slot = bytes(v->frame.data, v->frame.data + v->frame.size);
+        },
+        endpoint, wait);
+  });
+}
+
+namespace {
+
+/// Sends `req` and hands the decoded reply envelope to `parse`.
+template <class T, class Parse>
+tl::expected<T, error> query(client& c, const wire::request& req, std::string_view endpoint,
+                             milliseconds wait, Parse&& parse) {
+  auto envelope = c.request(req, endpoint, wait);
+  if (!envelope) return tl::unexpected(std::move(envelope.error()));
+  msgpack::zone zone;
+  auto decoded = wire::decode_reply(envelope->data(), envelope->size(), zone, reply_limits());
+  if (!decoded || decoded->envelope == nullptr)
+    return tl::unexpected(client_error("protocol_error", "undecodable reply"));
+  return parse(*decoded->envelope);
+}
+
+wire::request op_request(wire::op kind) {
+  wire::request req;
+  req.kind = kind;
+  return req;
+}
+
+}  // namespace
+
+tl::expected<members_info, error> client::members(std::string_view endpoint) {
+  return query<members_info>(*this, op_request(wire::op::members), endpoint, impl_->opts.timeout,
+                             parse_members);
+}
+
+tl::expected<std::vector<std::string>, error> client::nodes_for(std::string_view capability,
+                                                                std::string_view endpoint) {
+  auto req = op_request(wire::op::nodes_for);
+  req.capability = capability;
+  return query<std::vector<std::string>>(
+      *this, req, endpoint, impl_->opts.timeout,
+      [](const msgpack::object& env) -> tl::expected<std::vector<std::string>, error> {
+        auto nodes = find_str_array(env, "nodes");
+        if (!nodes) return missing_field("nodes_for", "nodes");
+        return std::move(*nodes);
+      });
+}
+
+tl::expected<owner_info, error> client::owner(std::string_view id, std::string_view capability,
+                                              std::string_view endpoint) {
+  auto req = op_request(wire::op::owner);
+  req.capability = capability;
+  req.id = view_of(id);
+  return query<owner_info>(*this, req, endpoint, impl_->opts.timeout,
+                           [](const msgpack::object& env) -> tl::expected<owner_info, error> {
+                             owner_info info;
+                             auto shard = find_u32(env, "shard");
+                             auto shards = find_u32(env, "shards");
+                             auto owner = find_str(env, "owner");
+                             if (!shard || !shards || !owner) return missing_field("owner", "owner");
+                             info.shard = *shard;
+                             info.shards = *shards;
+                             info.owner = std::move(*owner);
+                             info.endpoint = find_str(env, "endpoint").value_or("");
+                             return info;
+                           });
+}
+
+tl::expected<capabilities_info, error> client::capabilities(std::string_view endpoint) {
+  return query<capabilities_info>(
+      *this, op_request(wire::op::capabilities), endpoint, impl_->opts.timeout,
+      [](const msgpack::object& env) -> tl::expected<capabilities_info, error> {
+        capabilities_info info;
+        auto caps = find_str_array(env, "caps");
+        if (!caps) return missing_field("capabilities", "caps");
+        info.capabilities = std::move(*caps);
+        info.cluster_capabilities =
+            find_str_array(env, "cluster_caps").value_or(info.capabilities);
+        info.host = find_str(env, "host").value_or("");
+        const auto* modules = find(env, "modules");
+        if (modules == nullptr || modules->type != msgpack::type::ARRAY)
+          return missing_field("capabilities", "modules");
+        for (uint32_t i = 0; i < modules->via.array.size; ++i) {
+          const auto& m = modules->via.array.ptr[i];
+          info.modules.push_back(module_info{find_str(m, "mod").value_or(""),
+                                             find_str(m, "cap").value_or(""),
+                                             find_str(m, "plugin").value_or("")});
+        }
+        return info;
+      });
+}
+
+tl::expected<std::vector<std::string>, error> client::register_capabilities(
+    const std::vector<std::string>& names, std::string_view endpoint) {
+  auto req = op_request(wire::op::register_capabilities);
+  req.capabilities.assign(names.begin(), names.end());
+  // Registration is per host: without an endpoint it goes to the first one given.
+  const std::string target = endpoint.empty() ? impl_->seeds.front() : std::string(endpoint);
+  return query<std::vector<std::string>>(
+      *this, req, target, impl_->opts.timeout,
+      [](const msgpack::object& env) -> tl::expected<std::vector<std::string>, error> {
+        auto caps = find_str_array(env, "caps");
+        if (!caps) return missing_field("register_capabilities", "caps");
+        return std::move(*caps);
+      });
+}
+
+tl::expected<ping_info, error> client::ping(std::string_view endpoint) {
+  return query<ping_info>(*this, op_request(wire::op::ping), endpoint, impl_->opts.timeout,
+                          [](const msgpack::object& env) -> tl::expected<ping_info, error> {
+                            auto shards = find_u32(env, "shards");
+                            if (!shards) return missing_field("ping", "shards");
+                            return ping_info{find_str(env, "host").value_or(""), *shards};
+                          });
+}
+
+tl::expected<shard_info, error> client::remote_shard(std::string_view id,
+                                                     std::string_view endpoint) {
+  auto req = op_request(wire::op::shard);
+  req.id = view_of(id);
+  return query<shard_info>(*this, req, endpoint, impl_->opts.timeout,
+                           [](const msgpack::object& env) -> tl::expected<shard_info, error> {
+                             auto shard = find_u32(env, "shard");
+                             auto shards = find_u32(env, "shards");
+                             if (!shard || !shards) return missing_field("shard", "shard");
+                             return shard_info{*shard, *shards};
+                           });
+}
+
+uint32_t client::shard_for(std::string_view id) const noexcept {
+  return wire::shard_for(id, impl_->shards());
+}
+
+tl::expected<void, error> client::refresh() {
+  auto info = members();
+  if (!info) return tl::unexpected(std::move(info.error()));
+  impl_->apply_view(std::move(*info));
+  impl_->next_refresh = clock::now() + impl_->opts.refresh_interval;
   return {};
 }
 
-tl::expected<shard_info, error> connection::shard(std::string_view id, milliseconds wait) {
-  mesh::wire::request req;
-  req.kind = mesh::wire::op::shard;
-  req.id = view_of(id);
-  auto r = request(req, wait);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  msgpack::zone zone;
-  const auto* env = envelope_of(*r, zone);
-  if (env == nullptr) return missing_field("shard", "shard");
-  auto shard = find_u32(*env, "shard");
-  auto shards = find_u32(*env, "shards");
-  if (!shard) return missing_field("shard", "shard");
-  if (!shards) return missing_field("shard", "shards");
-  return shard_info{*shard, *shards};
+const members_info& client::view() const noexcept { return impl_->view; }
+
+std::optional<std::string> client::owner_in_view(std::string_view id,
+                                                 std::string_view capability) const {
+  const auto* owner = impl_->owner_of(capability, wire::id_hash(view_of(id)));
+  if (owner == nullptr) return std::nullopt;
+  return *owner;
 }
 
-tl::expected<capabilities_info, error> connection::capabilities(milliseconds wait) {
-  mesh::wire::request req;
-  req.kind = mesh::wire::op::capabilities;
-  auto r = request(req, wait);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  msgpack::zone zone;
-  const auto* env = envelope_of(*r, zone);
-  if (env == nullptr) return missing_field("capabilities", "caps");
-  capabilities_info info;
-  auto caps = find_str_array(*env, "caps");
-  if (!caps) return missing_field("capabilities", "caps");
-  info.capabilities = std::move(*caps);
-  info.host = find_str(*env, "host").value_or("");
-  const auto* modules = find(*env, "modules");
-  if (modules == nullptr || modules->type != msgpack::type::ARRAY)
-    return missing_field("capabilities", "modules");
-  for (uint32_t i = 0; i < modules->via.array.size; ++i) {
-    const auto& m = modules->via.array.ptr[i];
-    info.modules.push_back(module_info{find_str(m, "mod").value_or(""),
-                                       find_str(m, "cap").value_or(""),
-                                       find_str(m, "plugin").value_or("")});
-  }
-  return info;
-}
-
-tl::expected<std::vector<std::string>, error> connection::register_capabilities(
-    const std::vector<std::string>& names, milliseconds wait) {
-  mesh::wire::request req;
-  req.kind = mesh::wire::op::register_capabilities;
-  req.capabilities.assign(names.begin(), names.end());
-  auto r = request(req, wait);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  msgpack::zone zone;
-  const auto* env = envelope_of(*r, zone);
-  if (env == nullptr) return missing_field("register_capabilities", "caps");
-  auto caps = find_str_array(*env, "caps");
-  if (!caps) return missing_field("register_capabilities", "caps");
-  return std::move(*caps);
-}
-
-tl::expected<ping_info, error> connection::ping(milliseconds wait) {
-  mesh::wire::request req;
-  req.kind = mesh::wire::op::ping;
-  auto r = request(req, wait);
-  if (!r) return tl::unexpected(std::move(r.error()));
-  msgpack::zone zone;
-  const auto* env = envelope_of(*r, zone);
-  if (env == nullptr) return missing_field("ping", "host");
-  auto shards = find_u32(*env, "shards");
-  if (!shards) return missing_field("ping", "shards");
-  return ping_info{find_str(*env, "host").value_or(""), *shards};
-}
+const client_stats& client::stats() const noexcept { return impl_->counters; }
+const options& client::settings() const noexcept { return impl_->opts; }
 
 bytes json_to_msgpack(const json& value) { return json::to_msgpack(value); }
 
@@ -298,7 +855,7 @@ tl::expected<json, error> json_from_msgpack(const uint8_t* data, size_t size) {
   // Walk first: checks for exactly one object, bounded depth, and container sizes that fit in
   // the bytes, so unpacking below cannot be asked for more memory than the input justifies.
   if (!mesh::wire::is_single_object(data, size, max_value_depth))
-    return client_error("protocol_error", "not exactly one well-formed MessagePack object");
+    return tl::unexpected(client_error("protocol_error", "not exactly one well-formed MessagePack object"));
   const msgpack::unpack_limit limit(size, size, size, size, size, max_value_depth);
   msgpack::zone zone;
   std::size_t offset = 0;
@@ -307,7 +864,7 @@ tl::expected<json, error> json_from_msgpack(const uint8_t* data, size_t size) {
                                                  offset, nullptr, nullptr, limit);
     return to_json(root);
   } catch (const std::exception& e) {
-    return client_error("protocol_error", std::string("bad MessagePack: ") + e.what());
+    return tl::unexpected(client_error("protocol_error", std::string("bad MessagePack: ") + e.what()));
   }
 }
 
