@@ -1,6 +1,5 @@
-// One DEALER socket keeps N requests in flight: it sends N, then sends one more for each reply
-// it takes. Requests are encoded with mesh::wire (mesh_client is synchronous, one request at a
-// time). The raw baseline sends frames of the same size as the Mesh requests to a ROUTER that
+// One mesh::client keeps N calls in flight from one thread: it sends N, then one more for each
+// reply it takes. The raw baseline sends frames of the same size as the Mesh requests to a ROUTER that
 // echoes them, with the same number in flight, right after each Mesh phase: the machine is
 // shared, so the ratio mesh/raw says more than either number alone.
 #include "client_bench.hpp"
@@ -87,7 +86,7 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
 
   const int host_pid = meshd ? meshd->pid() : 0;
   zmq::context_t context(1);
-  dealer host(context, endpoint, o);
+  mesh_load host({endpoint}, false, o);
   dealer raw(context, echo.endpoint(), o);
 
   const auto incr = nlohmann::json::to_msgpack({{"op", "incr"}, {"by", 1}});
@@ -101,18 +100,17 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   // Warm-up: connections established, both plugins' first calls done.
   {
     const std::vector<std::string> warm = {run + "warm"};
-    traffic e("bench", "Echo", warm, echo_payload), c("counter", "Counter", warm, incr);
+    calls e("bench", "Echo", warm, echo_payload), c("counter", "Counter", warm, incr);
     host.pipeline(e, 50, 1'000, o.phase_limit);
     host.pipeline(c, 50, 1'000, o.phase_limit);
-    traffic r(e.frame_size());
-    raw.pipeline(r, 50, 1'000, o.phase_limit);
+    raw.pipeline(e.frame_size(), 50, 1'000, o.phase_limit);
   }
 
   // (a) activations, and meshd's memory per idle actor when it is our child.
   {
     const auto ids = make_ids(run + "act-", o.activations);
-    traffic t("counter", "Counter", ids, incr);
-    traffic r(t.frame_size());
+    calls t("counter", "Counter", ids, incr);
+    const size_t r = t.frame_size();
     const uint64_t rss_before = meshd ? resident_bytes(meshd->pid()) : 0;
     progress(mode, "activations: " + thousands(static_cast<double>(ids.size())) +
                        " new Counter actors, " + std::to_string(o.activation_inflight) +
@@ -143,8 +141,8 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   // (b) one hot actor.
   {
     const std::vector<std::string> hot = {run + "hot"};
-    traffic t("bench", "Echo", hot, echo_payload);
-    traffic r(t.frame_size());
+    calls t("bench", "Echo", hot, echo_payload);
+    const size_t r = t.frame_size();
     progress(mode, "hot actor: Echo, " + std::to_string(o.hot_inflight) + " in flight, " +
                        std::to_string(o.duration.count()) + " ms");
     std::optional<double> cpu, raw_cpu;
@@ -164,8 +162,8 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
   // (c) calls spread over existing actors, and (d) sequential latency.
   {
     const auto ids = make_ids(run + "spread-", o.spread_actors);
-    traffic t("counter", "Counter", ids, incr);
-    traffic r(t.frame_size());
+    calls t("counter", "Counter", ids, incr);
+    const size_t r = t.frame_size();
     host.pipeline(t, o.spread_inflight, ids.size(), o.phase_limit);  // activate them
     progress(mode, "spread: " + thousands(static_cast<double>(ids.size())) +
                        " existing Counter actors, " + std::to_string(o.spread_inflight) +
@@ -186,8 +184,8 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
                 raw_cpu});
 
     const std::span<const std::string> one(ids.data(), 1);
-    traffic seq("counter", "Counter", one, incr);
-    traffic seq_raw(seq.frame_size());
+    calls seq("counter", "Counter", one, incr);
+    const size_t seq_raw = seq.frame_size();
     progress(mode, "latency: " + thousands(static_cast<double>(o.latency_calls)) +
                        " sequential calls to one warm Counter actor, then raw echo");
     std::optional<double> seq_cpu, seq_raw_cpu;
@@ -196,16 +194,16 @@ void run_client(const bench_options& o, const std::string& self, bench_report& r
     auto bs = measured(
         echo.pid(), [&] { return raw.sequential(seq_raw, o.latency_calls, o.phase_limit); },
         seq_raw_cpu);
-    const uint64_t calls = ms.size();
+    const uint64_t samples = ms.size();
     const percentiles mp = percentiles_of(ms), bp = percentiles_of(bs);
     progress(mode, "  p50 " + fixed(mp.p50) + " us (raw " + fixed(bp.p50) + "), p99 " +
                        fixed(mp.p99) + " us (raw " + fixed(bp.p99) + ")");
     report.add({mode, "latency_p50_us", "latency p50, sequential calls", mp.p50, "us", false,
-                bp.p50, std::nullopt, calls, 0, seq_cpu, seq_raw_cpu});
+                bp.p50, std::nullopt, samples, 0, seq_cpu, seq_raw_cpu});
     report.add({mode, "latency_p95_us", "latency p95, sequential calls", mp.p95, "us", false,
-                bp.p95, std::nullopt, calls, 0});
+                bp.p95, std::nullopt, samples, 0});
     report.add({mode, "latency_p99_us", "latency p99, sequential calls", mp.p99, "us", false,
-                bp.p99, std::nullopt, calls, 0});
+                bp.p99, std::nullopt, samples, 0});
   }
 
   if (meshd && !meshd->stop(std::chrono::milliseconds(15'000)))

@@ -64,8 +64,8 @@ struct view {
   std::string self_gossip;
 };
 
-view view_of(dealer& host) {
-  const auto doc = host.query(control(wire::op::members), milliseconds(5'000));
+view view_of(mesh_load& host) {
+  const auto doc = host.query(control(wire::op::members));
   view v;
   v.epoch = doc.value("epoch", uint64_t{0});
   for (const auto& m : doc.value("members", nlohmann::json::array())) {
@@ -173,14 +173,14 @@ auto measure_pair(const std::vector<int>& hosts, int echo_pid, uint64_t count, u
 
 void run_cluster(const bench_options& o, const std::string& self, bench_report& report) {
   temp_dir dir;
-  const milliseconds start_timeout(15'000), converge_timeout(15'000), query_timeout(5'000);
+  const milliseconds start_timeout(15'000), converge_timeout(15'000);
   zmq::context_t context(1);
 
   // Host A, then its gossip endpoint (the first view reaches the server just after the ready
   // file, so the members op may not name it at once).
   child_process a(meshd_args(o, name_a, dir.path() / "a.ready", ""), dir.path() / "a.ready",
                   dir.path() / "a.log", start_timeout);
-  dealer a_ctl(context, a.endpoint(), o);
+  mesh_load a_ctl({a.endpoint()}, false, o);
   std::string gossip_a;
   if (!wait_until([&] { return !(gossip_a = view_of(a_ctl).self_gossip).empty(); }, start_timeout))
     throw std::runtime_error("host A reports no gossip endpoint");
@@ -189,7 +189,7 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
 
   child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a), dir.path() / "b.ready",
                   dir.path() / "b.log", start_timeout);
-  dealer b_ctl(context, b.endpoint(), o);
+  mesh_load b_ctl({b.endpoint()}, false, o);
   progress(mode, "started meshd B " + name_b + " (pid " + std::to_string(b.pid()) + ") on " +
                      b.endpoint() + ", seeded with A's gossip endpoint");
 
@@ -216,13 +216,13 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   // Ids B owns: computed as the hosts compute them, then checked with `owner` on both hosts.
   const std::string run = "c" + std::to_string(::getpid()) + "-" +
                           std::to_string(clock::now().time_since_epoch().count() % 1'000'000) + "-";
-  const auto probe = a_ctl.query(control(wire::op::owner, "bench", run + "probe"), query_timeout);
+  const auto probe = a_ctl.query(control(wire::op::owner, "bench", run + "probe"));
   const auto shards = probe.value("shards", wire::default_shards);
   const auto ids = ids_owned_by(name_b, {name_a, name_b}, shards, run, o.cluster_actors);
   const size_t step = std::max<size_t>(1, ids.size() / 16);
   for (size_t i = 0; i < ids.size(); i += step) {
-    for (dealer* host : {&a_ctl, &b_ctl}) {
-      const auto r = host->query(control(wire::op::owner, "bench", ids[i]), query_timeout);
+    for (mesh_load* host : {&a_ctl, &b_ctl}) {
+      const auto r = host->query(control(wire::op::owner, "bench", ids[i]));
       if (r.value("owner", "") != name_b || r.value("endpoint", "") != b.endpoint())
         throw std::runtime_error("id " + ids[i] + " was computed to belong to " + name_b +
                                  " but a host says: " + r.dump());
@@ -238,16 +238,18 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
                                    " workers each, --profile test, capability bench");
   report.note("cluster_converged_ms", std::llround(converge_ms));
 
-  dealer via_a(context, a.endpoint(), o), to_b(context, b.endpoint(), o),
-      raw(context, echo.endpoint(), o);
+  // Forwarded: a client that sends everything to A. Direct: the smart client, given only A's
+  // endpoint too, that learns the view and sends each call to the owner (B) itself.
+  mesh_load via_a({a.endpoint()}, false, o), to_b({a.endpoint()}, true, o);
+  dealer raw(context, echo.endpoint(), o);
   const auto payload = nlohmann::json::to_msgpack({{"seq", 1}, {"data", "0123456789abcdef"}});
 
   // Warm-up, not timed: every actor activated on B, A's connection to B, the echo's socket.
   {
-    traffic t("bench", "Echo", ids, payload);
+    calls t("bench", "Echo", ids, payload);
     via_a.pipeline(t, o.cluster_inflight, ids.size(), o.phase_limit);
     to_b.pipeline(t, o.cluster_inflight, ids.size(), o.phase_limit);
-    traffic r(t.frame_size());
+    const size_t r = t.frame_size();
     raw.pipeline(r, o.cluster_inflight, std::max<uint64_t>(ids.size(), 1'000), o.phase_limit);
   }
 
@@ -257,17 +259,17 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   struct path {
     const char* key;    ///< key prefix
     const char* label;  ///< for people
-    dealer* host;
+    mesh_load* host;
     double p50_target;  ///< mesh/raw, lower is better
   };
   const path paths[] = {{"fwd", "client -> A -> owner B", &via_a, 2.3},
-                        {"direct", "client -> owner B", &to_b, 1.3}};
+                        {"direct", "smart client -> owner B", &to_b, 1.3}};
   for (const path& p : paths) {
     // Sequential latency: one warm actor, one call at a time.
     const std::span<const std::string> one(ids.data(), 1);
-    traffic seq("bench", "Echo", one, payload);
+    calls seq("bench", "Echo", one, payload);
     seq.count_replies_from(name_b);
-    traffic seq_raw(seq.frame_size());
+    const size_t seq_raw = seq.frame_size();
     progress(mode, std::string(p.label) + ": " +
                        thousands(static_cast<double>(o.cluster_latency_calls)) +
                        " sequential calls to one Echo actor, alternating with raw echo in " +
@@ -277,7 +279,7 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
         host_pids, echo.pid(), o.cluster_latency_calls, o.cluster_rounds,
         [&](uint64_t n) { return p.host->sequential(seq, n, o.phase_limit / o.cluster_rounds); },
         [&](uint64_t n) { return raw.sequential(seq_raw, n, o.phase_limit / o.cluster_rounds); });
-    const uint64_t calls = lat.mesh.size();
+    const uint64_t samples = lat.mesh.size();
     const percentiles mp = percentiles_of(lat.mesh), bp = percentiles_of(lat.raw);
     progress(mode, "  p50 " + fixed(mp.p50) + " us (raw " + fixed(bp.p50) + "), p95 " +
                        fixed(mp.p95) + " (raw " + fixed(bp.p95) + "), p99 " + fixed(mp.p99) +
@@ -285,20 +287,20 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
     const std::string k = p.key;
     auto label = [&](const char* pct) { return "latency " + std::string(pct) + ", " + p.label; };
     report.add({mode, k + "_latency_p50_us", label("p50"), mp.p50, "us", false, bp.p50,
-                std::nullopt, calls, 0, lat.cpu_us, lat.raw_cpu_us, p.p50_target});
+                std::nullopt, samples, 0, lat.cpu_us, lat.raw_cpu_us, p.p50_target});
     if (std::string(p.key) == "fwd")
       report.add({mode, "fwd_latency_p50_us_aspirational",
                   "latency p50, " + std::string(p.label) + " (aspirational)", mp.p50, "us", false,
-                  bp.p50, std::nullopt, calls, 0, std::nullopt, std::nullopt, 1.3});
+                  bp.p50, std::nullopt, samples, 0, std::nullopt, std::nullopt, 1.3});
     report.add({mode, k + "_latency_p95_us", label("p95"), mp.p95, "us", false, bp.p95,
-                std::nullopt, calls, 0});
+                std::nullopt, samples, 0});
     report.add({mode, k + "_latency_p99_us", label("p99"), mp.p99, "us", false, bp.p99,
-                std::nullopt, calls, 0});
+                std::nullopt, samples, 0});
 
     // Pipelined throughput over all the actors.
-    traffic t("bench", "Echo", ids, payload);
+    calls t("bench", "Echo", ids, payload);
     t.count_replies_from(name_b);
-    traffic r(t.frame_size());
+    const size_t r = t.frame_size();
     progress(mode, std::string(p.label) + ": " + thousands(static_cast<double>(o.cluster_calls)) +
                        " calls over " + thousands(static_cast<double>(ids.size())) +
                        " Echo actors, " + std::to_string(o.cluster_inflight) +

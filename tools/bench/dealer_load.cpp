@@ -11,34 +11,113 @@ double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-}  // namespace
-
-std::pair<const void*, size_t> traffic::frame(uint64_t i) {
-  if (raw_) return {raw_->data(), raw_->size()};
-  wire::request req;
-  req.kind = wire::op::call;
-  req.rid = i + 1;
-  req.capability = capability_;
-  req.module = module_;
-  const std::string& id = ids_[i % ids_.size()];
-  req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
-  req.payload = {payload_.data(), payload_.size()};
-  buffer_.clear();
-  wire::encode_request(buffer_, req);
-  return {buffer_.data(), buffer_.size()};
+[[noreturn]] void call_failed(const client::error& e) {
+  throw std::runtime_error("call failed: " + e.code + ": " + e.message);
 }
 
-void traffic::check(const zmq::message_t& reply) {
+}  // namespace
+
+client::actor_request calls::request(uint64_t i, std::chrono::milliseconds timeout) const {
+  return {capability_, module_, ids_[i % ids_.size()], client::view_of(payload_), std::nullopt,
+          timeout};
+}
+
+void calls::served(std::string_view host) {
   ++replies_;
-  if (raw_) {
-    if (reply.size() != raw_->size()) throw std::runtime_error("raw echo returned wrong size");
-    return;
+  if (counted_host_ && host == *counted_host_) ++from_counted_host_;
+}
+
+size_t calls::frame_size() const {
+  wire::request req;
+  req.kind = wire::op::call;
+  req.rid = uint64_t{1} << 40;  // a typical client rid: several bytes, as in real traffic
+  req.capability = capability_;
+  req.module = module_;
+  req.id = client::view_of(ids_[0]);
+  req.payload = client::view_of(payload_);
+  wire::buffer out;
+  wire::encode_request(out, req);
+  return out.size();
+}
+
+mesh_load::mesh_load(std::vector<std::string> endpoints, bool direct, const bench_options& options)
+    : options_(options), client_(std::move(endpoints), [&] {
+        client::options o;
+        o.direct = direct;
+        o.timeout = options.stall_limit;
+        return o;
+      }()) {
+  if (direct) {
+    const auto r = client_.refresh();
+    if (!r) throw std::runtime_error("cannot learn the cluster's view: " + r.error().message);
   }
-  zone_.clear();
-  auto r = wire::decode_reply(reply.data<uint8_t>(), reply.size(), zone_);
-  if (!r) throw std::runtime_error("undecodable reply: " + r.error().message);
-  if (!r->ok) throw std::runtime_error("call failed: " + r->error_code + ": " + r->error_message);
-  if (counted_host_ && r->has_actor && r->actor.host == *counted_host_) ++from_counted_host_;
+}
+
+run_result mesh_load::pipeline(calls& c, size_t inflight, uint64_t count,
+                               clock::duration limit) {
+  uint64_t sent = 0, completed = 0;
+  bool stopping = false;
+  std::optional<client::error> failure;
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall_limit);
+  const auto start = clock::now();
+  const auto stop_at = start + limit;
+  // Each reply sends the next call from inside its handler, so the window stays full.
+  std::function<void()> send_next;
+  auto on_reply = [&](tl::expected<client::reply_view, client::error> r) {
+    if (!r) {
+      if (!failure) failure = r.error();
+      return;
+    }
+    ++completed;
+    c.served(r->decoded.actor.host);
+    if (!stopping && sent < count) send_next();
+  };
+  send_next = [&] { client_.call_async_view(c.request(sent++, timeout), on_reply); };
+  while (sent < std::min<uint64_t>(inflight, count)) send_next();
+  while (client_.in_flight() > 0) {
+    client_.poll(std::chrono::milliseconds(100));
+    if (failure) call_failed(*failure);
+    if (!stopping && clock::now() >= stop_at) stopping = true;
+  }
+  if (failure) call_failed(*failure);
+  return {completed, seconds_between(start, clock::now())};
+}
+
+std::vector<int64_t> mesh_load::sequential(calls& c, uint64_t count, clock::duration limit) {
+  std::vector<int64_t> samples;
+  samples.reserve(count);
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall_limit);
+  const auto stop_at = clock::now() + limit;
+  for (uint64_t i = 0; i < count; ++i) {
+    const auto start = clock::now();
+    if (start >= stop_at) break;
+    std::optional<client::error> failure;
+    bool done = false;
+    client_.call_async_view(c.request(i, timeout),
+                            [&](tl::expected<client::reply_view, client::error> r) {
+                              done = true;
+                              if (!r)
+                                failure = r.error();
+                              else
+                                c.served(r->decoded.actor.host);
+                            });
+    while (!done) client_.poll(std::chrono::milliseconds(100));
+    samples.push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count());
+    if (failure) call_failed(*failure);
+  }
+  return samples;
+}
+
+nlohmann::json mesh_load::query(const wire::request& req, std::string_view endpoint) {
+  auto r = client_.request(req, endpoint);
+  if (!r)
+    throw std::runtime_error(std::string(wire::to_string(req.kind)) + " failed: " + r.error().code +
+                             ": " + r.error().message);
+  auto doc = nlohmann::json::from_msgpack(r->begin(), r->end(), true, false);
+  if (doc.is_discarded() || !doc.is_object())
+    throw std::runtime_error(std::string(wire::to_string(req.kind)) + ": undecodable reply");
+  return doc;
 }
 
 dealer::dealer(zmq::context_t& context, const std::string& endpoint, const bench_options& options)
@@ -49,26 +128,31 @@ dealer::dealer(zmq::context_t& context, const std::string& endpoint, const bench
   socket_.connect(endpoint);
 }
 
-run_result dealer::pipeline(traffic& t, size_t inflight, uint64_t count, clock::duration limit) {
+run_result dealer::pipeline(size_t size, size_t inflight, uint64_t count, clock::duration limit) {
+  const std::string frame(size, 'x');
   uint64_t sent = 0, completed = 0;
   const auto start = clock::now();
   const auto stop_at = start + limit;
   bool stopping = false;
-  while (sent < std::min<uint64_t>(inflight, count)) send(t, sent++);
+  while (sent < std::min<uint64_t>(inflight, count)) {
+    send(frame);
+    ++sent;
+  }
   zmq::message_t reply;
   while (completed < sent) {
-    wait();
-    while (socket_.recv(reply, zmq::recv_flags::dontwait)) {
-      t.check(reply);
-      ++completed;
-      if (!stopping && sent < count) send(t, sent++);
+    receive(reply, size);
+    ++completed;
+    if (!stopping && sent < count) {
+      send(frame);
+      ++sent;
     }
     if (!stopping && clock::now() >= stop_at) stopping = true;
   }
   return {completed, seconds_between(start, clock::now())};
 }
 
-std::vector<int64_t> dealer::sequential(traffic& t, uint64_t count, clock::duration limit) {
+std::vector<int64_t> dealer::sequential(size_t size, uint64_t count, clock::duration limit) {
+  const std::string frame(size, 'x');
   std::vector<int64_t> samples;
   samples.reserve(count);
   const auto stop_at = clock::now() + limit;
@@ -76,52 +160,28 @@ std::vector<int64_t> dealer::sequential(traffic& t, uint64_t count, clock::durat
   for (uint64_t i = 0; i < count; ++i) {
     const auto start = clock::now();
     if (start >= stop_at) break;
-    send(t, i);
-    for (;;) {
-      if (socket_.recv(reply, zmq::recv_flags::dontwait)) break;
-      wait();
-    }
+    send(frame);
+    receive(reply, size);
     samples.push_back(
         std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count());
-    t.check(reply);
   }
   return samples;
 }
 
-nlohmann::json dealer::query(wire::request req, std::chrono::milliseconds timeout) {
-  req.rid = next_query_rid_++;
-  wire::buffer out;
-  wire::encode_request(out, req);
-  socket_.send(zmq::const_buffer(out.data(), out.size()), zmq::send_flags::none);
-  const auto end = clock::now() + timeout;
-  zmq::message_t reply;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
+void dealer::send(const std::string& frame) {
+  socket_.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::none);
+}
+
+void dealer::receive(zmq::message_t& reply, size_t size) {
+  if (socket_.recv(reply, zmq::recv_flags::dontwait)) {
+  } else {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0)
-      throw std::runtime_error(std::string(wire::to_string(req.kind)) + ": no reply within " +
-                               std::to_string(timeout.count()) + " ms");
-    if (!socket_.recv(reply, zmq::recv_flags::dontwait)) continue;
-    auto doc = nlohmann::json::from_msgpack(reply.data<uint8_t>(),
-                                            reply.data<uint8_t>() + reply.size(), true, false);
-    if (doc.is_discarded() || !doc.is_object()) continue;
-    if (doc.value("rid", uint64_t{0}) != req.rid) continue;
-    if (doc.value("ok", false) != true)
-      throw std::runtime_error(std::string(wire::to_string(req.kind)) + " failed: " + doc.dump());
-    return doc;
+    if (zmq::poll(&item, 1, options_.stall_limit) == 0)
+      throw std::runtime_error("raw echo: no reply for " +
+                               std::to_string(options_.stall_limit.count()) + " ms");
+    (void)socket_.recv(reply);
   }
-}
-
-void dealer::send(traffic& t, uint64_t i) {
-  const auto [data, size] = t.frame(i);
-  socket_.send(zmq::const_buffer(data, size), zmq::send_flags::none);
-}
-
-void dealer::wait() {
-  zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, options_.stall_limit) == 0)
-    throw std::runtime_error("no reply for " + std::to_string(options_.stall_limit.count()) +
-                             " ms");
+  if (reply.size() != size) throw std::runtime_error("raw echo returned the wrong size");
 }
 
 }  // namespace mesh::bench

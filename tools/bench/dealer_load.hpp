@@ -1,10 +1,11 @@
-// Load a DEALER socket puts on a host: Mesh call envelopes (or raw frames of the same size),
-// sent one at a time or with N in flight, every wait bounded.
+// Load on a host from one thread: Mesh calls through the client library (mesh::client), and the
+// raw ZeroMQ baseline (a bare DEALER sending frames of the same size to an echoing ROUTER). Both
+// run sequentially or with N in flight, every wait bounded.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <msgpack.hpp>
+#include <mesh/client.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -25,70 +26,79 @@ struct run_result {
   double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
 };
 
-/// Produces request frames and checks reply frames for one phase. The Mesh kind encodes call
-/// envelopes for ids[i % ids.size()] and decodes the replies; the raw kind sends a fixed frame
-/// and checks that the same number of bytes comes back.
-class traffic {
+/// The calls of one phase: `module` of `capability` with `payload`, to ids[i % ids.size()].
+/// Counts the replies, and those served by one host when asked to.
+class calls {
  public:
-  /// Mesh calls of `module` (`capability`) with `payload`. `ids` must outlive this object.
-  traffic(std::string_view capability, std::string_view module, std::span<const std::string> ids,
-          const std::vector<uint8_t>& payload)
-      : capability_(capability), module_(module), ids_(ids), payload_(payload) {}
+  /// `ids` must outlive this object.
+  calls(std::string_view capability, std::string_view module, std::span<const std::string> ids,
+        std::vector<uint8_t> payload)
+      : capability_(capability), module_(module), ids_(ids), payload_(std::move(payload)) {}
 
-  /// Raw frames of `size` bytes.
-  explicit traffic(size_t size) : raw_(std::in_place, size, 'x') {}
-
-  /// Counts, from now on, the successful replies whose `actor.host` is `host`.
+  /// Counts, from now on, the replies whose `actor.host` is `host`.
   void count_replies_from(std::string host) { counted_host_ = std::move(host); }
-  /// Replies checked so far whose `actor.host` was the counted host.
   uint64_t replies_from_counted_host() const noexcept { return from_counted_host_; }
-  /// Replies checked so far.
   uint64_t replies() const noexcept { return replies_; }
 
-  /// The frame of request number `i`.
-  std::pair<const void*, size_t> frame(uint64_t i);
-  /// Throws unless `reply` is a successful answer.
-  void check(const zmq::message_t& reply);
-  /// The size of the frames this traffic sends (the first one's, for Mesh calls).
-  size_t frame_size() { return frame(0).second; }
+  /// Request number `i`.
+  client::actor_request request(uint64_t i, std::chrono::milliseconds timeout) const;
+  /// Counts a successful reply.
+  void served(std::string_view host);
+  /// The size of the frame of request 0: what the raw baseline sends.
+  size_t frame_size() const;
 
  private:
   std::string_view capability_, module_;
   std::span<const std::string> ids_;
   std::vector<uint8_t> payload_;
-  std::optional<std::string> raw_;
   std::optional<std::string> counted_host_;
   uint64_t from_counted_host_ = 0, replies_ = 0;
-  wire::buffer buffer_;
-  msgpack::zone zone_;
 };
 
-/// A DEALER socket driving one host (Mesh or the raw echo). Single-threaded.
+/// Mesh calls through one mesh::client (single-threaded).
+class mesh_load {
+ public:
+  /// `direct`: route each call to its owner (the smart client), else through `endpoints`.
+  mesh_load(std::vector<std::string> endpoints, bool direct, const bench_options& options);
+
+  /// Keeps `inflight` calls outstanding until `count` completed or `limit` passed. Throws on a
+  /// failed call.
+  run_result pipeline(calls& c, size_t inflight, uint64_t count,
+                      std::chrono::steady_clock::duration limit);
+  /// One call at a time; the round trip of each, in ns.
+  std::vector<int64_t> sequential(calls& c, uint64_t count,
+                                  std::chrono::steady_clock::duration limit);
+  /// One control request answered within the client's timeout: the reply envelope as JSON.
+  /// Throws on no reply or an error reply.
+  nlohmann::json query(const wire::request& req, std::string_view endpoint = {});
+
+  client::client& client() noexcept { return client_; }
+
+ private:
+  const bench_options& options_;
+  mesh::client::client client_;
+};
+
+/// A bare DEALER socket driving the raw echo. Single-threaded.
 class dealer {
  public:
   /// Connects to `endpoint`; `options` (stall limit) must outlive the dealer.
   dealer(zmq::context_t& context, const std::string& endpoint, const bench_options& options);
 
-  /// Keeps `inflight` requests outstanding until `count` completed or `limit` passed.
-  run_result pipeline(traffic& t, size_t inflight, uint64_t count,
+  /// Keeps `inflight` frames of `size` bytes outstanding until `count` came back or `limit`
+  /// passed.
+  run_result pipeline(size_t size, size_t inflight, uint64_t count,
                       std::chrono::steady_clock::duration limit);
-
-  /// One request at a time; the round trip of each, in ns.
-  std::vector<int64_t> sequential(traffic& t, uint64_t count,
+  /// One frame at a time; the round trip of each, in ns.
+  std::vector<int64_t> sequential(size_t size, uint64_t count,
                                   std::chrono::steady_clock::duration limit);
 
-  /// One control request (`members`, `owner`, ...) answered within `timeout`: the whole reply
-  /// envelope as JSON. Throws on no reply or an error reply. Replies with another rid (late
-  /// answers of an earlier phase) are skipped. Not to be mixed with a running pipeline.
-  nlohmann::json query(wire::request req, std::chrono::milliseconds timeout);
-
  private:
-  void send(traffic& t, uint64_t i);
-  void wait();
+  void send(const std::string& frame);
+  void receive(zmq::message_t& reply, size_t size);
 
   zmq::socket_t socket_;
   const bench_options& options_;
-  uint64_t next_query_rid_ = uint64_t{1} << 62;
 };
 
 }  // namespace mesh::bench
