@@ -42,7 +42,7 @@ for h in "${hosts[@]}"; do
 done
 # Wait until every host sees all three.
 for _ in $(seq 100); do
-  n=$("$meshctl" --connect tcp://127.0.0.1:7100 members | grep -o '"status":"alive"' | wc -l)
+  n=$("$meshctl" --json --connect tcp://127.0.0.1:7100 members | grep -o '"status":"alive"' | wc -l)
   [[ "$n" -ge 3 ]] && break
   sleep 0.1
 done
@@ -86,6 +86,10 @@ ctl --connect tcp://127.0.0.1:7100 call --capability game --module GameActor --i
 echo
 echo "== a capability nobody has"
 ctl --connect tcp://127.0.0.1:7100 call --capability bench --module Echo --id x --payload '{}'
+echo
+echo "== live actors on node3, and its counters"
+ctl --connect tcp://127.0.0.1:7100 actors --host node3 --limit 5
+ctl --connect tcp://127.0.0.1:7120 stats | head -n 12
 
 if $once; then exit 0; fi
 echo

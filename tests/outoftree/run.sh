@@ -132,7 +132,7 @@ done
 endpoint=$(< "$ready")
 [[ "$endpoint" == tcp://127.0.0.1:* ]] || serve_fail "unexpected endpoint in ready file: $endpoint"
 
-ctl() { timeout -s KILL 60 "$meshctl" --connect "$endpoint" "$@"; }
+ctl() { timeout -s KILL 60 "$meshctl" --json --connect "$endpoint" "$@"; }
 
 caps=$(ctl capabilities --timeout-ms 10000) || serve_fail "meshctl capabilities exited $?: $caps"
 grep -qF '"capabilities":["hello"]' <<< "$caps" ||

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -344,6 +345,84 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   echo.stop(milliseconds(5'000));
   if (!a_clean || !b_clean)
     throw std::runtime_error("a meshd did not stop on SIGTERM within 15 s (killed)");
+}
+
+}  // namespace mesh::bench
+
+namespace mesh::bench {
+
+void run_scale(const bench_options& o, const std::string& self, bench_report& report) {
+  const std::string scale_mode = "scale";
+  temp_dir dir;
+  const milliseconds start_timeout(15'000), converge_timeout(15'000);
+  zmq::context_t context(1);
+  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+                      (dir.path() / "echo.ready").string()},
+                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  dealer raw(context, echo.endpoint(), o);
+
+  const std::vector<std::string> names = {"scale-a", "scale-b", "scale-c"};
+  std::vector<std::unique_ptr<child_process>> hosts;
+  std::string seed_gossip;
+  const std::string run = "s" + std::to_string(::getpid()) + "-" +
+                          std::to_string(clock::now().time_since_epoch().count() % 1'000'000) + "-";
+  std::vector<std::string> ids;
+  for (uint64_t i = 0; i < o.cluster_actors; ++i) ids.push_back(run + std::to_string(i));
+  const auto payload = nlohmann::json::to_msgpack({{"seq", 1}, {"data", "0123456789abcdef"}});
+  report.note("scale_hosts", "1, 2, then 3 meshd children on this machine (" +
+                                 std::to_string(o.workers) + " workers each, capability bench), " +
+                                 "one smart client given only the first host's endpoint");
+
+  for (size_t n = 1; n <= names.size(); ++n) {
+    const std::string& name = names[n - 1];
+    const auto ready = dir.path() / (name + ".ready");
+    hosts.push_back(std::make_unique<child_process>(
+        meshd_args(o, name, ready, seed_gossip), ready, dir.path() / (name + ".log"),
+        start_timeout));
+    mesh_load ctl({hosts.front()->endpoint()}, false, o);
+    if (seed_gossip.empty() &&
+        !wait_until([&] { return !(seed_gossip = view_of(ctl).self_gossip).empty(); },
+                    start_timeout))
+      throw std::runtime_error("host " + name + " reports no gossip endpoint");
+    const std::set<std::string> expected(names.begin(), names.begin() + static_cast<long>(n));
+    if (!wait_until([&] { return view_of(ctl).alive == expected; }, converge_timeout))
+      throw std::runtime_error(std::to_string(n) + " hosts did not converge");
+
+    // A fresh smart client learns the n-host view; the warm-up activates every actor on its
+    // owner (actors that moved to the new host start there).
+    mesh_load smart({hosts.front()->endpoint()}, true, o);
+    calls c("bench", "Echo", ids, payload);
+    smart.pipeline(c, o.cluster_inflight, ids.size(), o.phase_limit);
+    std::vector<int> pids;
+    for (const auto& h : hosts) pids.push_back(h->pid());
+    progress(scale_mode, std::to_string(n) + " host(s): " +
+                             thousands(static_cast<double>(o.cluster_calls)) + " calls over " +
+                             thousands(static_cast<double>(ids.size())) + " Echo actors, " +
+                             std::to_string(o.cluster_inflight) + " in flight");
+    auto thr = measure_pair(
+        pids, echo.pid(), o.cluster_calls, o.cluster_rounds,
+        [&](uint64_t k) {
+          return smart.pipeline(c, o.cluster_inflight, k, o.phase_limit / o.cluster_rounds);
+        },
+        [&](uint64_t k) {
+          return raw.pipeline(c.frame_size(), o.cluster_inflight, k,
+                              o.phase_limit / o.cluster_rounds);
+        });
+    const auto& st = smart.client().stats();
+    progress(scale_mode, "  " + thousands(thr.mesh.rate()) + " calls/s (raw echo " +
+                             thousands(thr.raw.rate()) + " msgs/s); " +
+                             std::to_string(st.direct) + " sent to the owner, " +
+                             std::to_string(st.via_any) + " through a host");
+    report.add({scale_mode, "calls_per_s_" + std::to_string(n) + "_hosts",
+                "calls/s, smart client, " + std::to_string(n) + " host(s) serving, " +
+                    std::to_string(o.cluster_inflight) + " in flight",
+                thr.mesh.rate(), "/s", true, thr.raw.rate(), std::nullopt, thr.mesh.completed,
+                thr.mesh.seconds, thr.cpu_us, thr.raw_cpu_us});
+  }
+  bool clean = true;
+  for (auto it = hosts.rbegin(); it != hosts.rend(); ++it) clean &= (*it)->stop(milliseconds(15'000));
+  echo.stop(milliseconds(5'000));
+  if (!clean) throw std::runtime_error("a meshd did not stop on SIGTERM within 15 s (killed)");
 }
 
 }  // namespace mesh::bench

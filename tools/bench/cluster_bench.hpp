@@ -17,4 +17,9 @@ namespace mesh::bench {
 /// only the processes started here are stopped (SIGTERM, then SIGKILL after a timeout).
 void run_cluster(const bench_options& options, const std::string& self, bench_report& report);
 
+/// Starts one, two, then three meshd children (capability `bench`) and measures, at each size,
+/// pipelined Echo calls from one smart client (given only the first host's endpoint) beside the
+/// raw echo: whether calls/s grows as hosts are added.
+void run_scale(const bench_options& options, const std::string& self, bench_report& report);
+
 }  // namespace mesh::bench

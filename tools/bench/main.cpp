@@ -82,7 +82,12 @@ int main(int argc, char** argv) {
                       "Mesh and raw echo rounds each phase alternates")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000}));
-  auto* all = app.add_subcommand("all", "local, client (with a meshd child), then cluster");
+  auto* scale = app.add_subcommand(
+      "scale", "one smart client, pipelined calls with 1, 2 and 3 meshd children serving");
+  scale->add_option("--calls", o.cluster_calls, "calls measured at each cluster size");
+  scale->add_option("--actors", o.cluster_actors, "actors the calls go to");
+  scale->add_option("--inflight", o.cluster_inflight, "calls in flight");
+  auto* all = app.add_subcommand("all", "local, client (with a meshd child), cluster, then scale");
   std::string echo_listen = "tcp://127.0.0.1:*", echo_ready;
   auto* echo = app.add_subcommand("raw-echo", "");  // internal: the raw baseline's server
   echo->group("");
@@ -104,6 +109,7 @@ int main(int argc, char** argv) {
     if (local->parsed() || all->parsed()) mesh::bench::run_local(o, report);
     if (client->parsed() || all->parsed()) mesh::bench::run_client(o, self, report);
     if (cluster->parsed() || all->parsed()) mesh::bench::run_cluster(o, self, report);
+    if (scale->parsed() || all->parsed()) mesh::bench::run_scale(o, self, report);
     report.note("load_average_end", load_average());
     if (o.json) {
       std::cout << report.to_json().dump(2) << std::endl;

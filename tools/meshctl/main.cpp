@@ -233,8 +233,8 @@ int run_actor_request(mesh::client::client& c, const options& opt, const printer
                   const auto& a = doc["actor"];
                   os << a["module"].get<std::string>() << ' ' << a["id"].get<std::string>()
                      << " on " << a["host"].get<std::string>() << " (activation "
-                     << a["activation"] << ")\n"
-                     << doc["reply"].dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+                     << a["activation"] << "): "
+                     << doc["reply"].dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
                 });
 }
 
