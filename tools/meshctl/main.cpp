@@ -2,6 +2,7 @@
 // for a person, or with --json exactly one JSON document, and exits with a status that says who
 // failed. Built on the mesh::client library (tools/client).
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -352,7 +353,21 @@ int run_actors(mesh::client::client& c, const options& opt, const printer& out) 
   json next = nullptr;
   uint64_t total = 0;
   std::string host;
+  // Cursors are opaque bytes; they are printed (and taken back) as 0x-prefixed hex.
   std::string cursor = opt.after;
+  if (cursor.size() > 2 && cursor.rfind("0x", 0) == 0) {
+    std::string raw;
+    for (size_t i = 2; i + 1 < cursor.size(); i += 2) {
+      const int hi = std::isxdigit(static_cast<unsigned char>(cursor[i]))
+                         ? std::stoi(cursor.substr(i, 1), nullptr, 16) : -1;
+      const int lo = std::isxdigit(static_cast<unsigned char>(cursor[i + 1]))
+                         ? std::stoi(cursor.substr(i + 1, 1), nullptr, 16) : -1;
+      if (hi < 0 || lo < 0 || cursor.size() % 2 != 0)
+        return out.error("bad_argument", "--after is not a cursor meshctl printed", exit_usage);
+      raw.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    cursor = std::move(raw);
+  }
   // One page, or with --all every page in turn.
   for (;;) {
     mesh::wire::request req;
@@ -371,6 +386,7 @@ int run_actors(mesh::client::client& c, const options& opt, const printer& out) 
     if (!opt.all || next.is_null()) break;
     cursor = next.is_binary() ? std::string(next.get_binary().begin(), next.get_binary().end())
                               : scalar_text(next);
+    if (cursor.empty()) break;
   }
   json next_out = next.is_null() ? json(nullptr) : json(scalar_text(next));
   return out.ok({{"host", host}, {"total", total}, {"actors", std::move(actors)},
@@ -382,8 +398,9 @@ int run_actors(mesh::client::client& c, const options& opt, const printer& out) 
                                     scalar_text(a["id"]), scalar_text(a["act"]),
                                     scalar_text(a["idle_ms"]) + " ms"});
                   print_table(os, {"CAPABILITY", "MODULE", "ID", "ACTIVATION", "IDLE"}, rows);
-                  os << doc["actors"].size() << " of " << doc["total"] << " live actors on "
-                     << doc["host"].get<std::string>();
+                  os << doc["actors"].size() << " of " << doc["total"] << " live actors";
+                  if (!doc["host"].get<std::string>().empty())
+                    os << " on " << doc["host"].get<std::string>();
                   if (!doc["next"].is_null())
                     os << "; next page: --after '" << doc["next"].get<std::string>() << "'";
                   os << '\n';
