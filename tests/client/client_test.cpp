@@ -131,7 +131,7 @@ TEST_CASE("client: errors carry the host's code, bad arguments are refused befor
   CHECK(c.stats().sent == sent);  // the refused one was never sent
 }
 
-TEST_CASE("client: the host's timeout comes back as a host error; a silent host times out here") {
+TEST_CASE("client: the host's timeout comes back as a host error and a silent host times out here") {
   single_host h;
   mc::client c({h.host->endpoint()});
   const auto start = std::chrono::steady_clock::now();

@@ -153,7 +153,7 @@ TEST_CASE("a crash discards the instance without the hook and the next task gets
   CHECK(f.rt.stats().deactivations_crash.load() == 1);
 }
 
-TEST_CASE("idle actors get the deactivation hook with reason idle; busy ones are kept") {
+TEST_CASE("idle actors get the deactivation hook with reason idle and busy ones are kept") {
   fixture f;
   const uint64_t idle_before = probe_counter("probe_deactivations", 0);
   f.call("idle-1", {{"op", "info"}});

@@ -409,3 +409,73 @@ TEST_CASE("a GameActor crash through meshctl exits 1 with actor_error and the ne
   CHECK(a["reply"]["score"] == 0);  // the state went with the old activation
   CHECK(a["reply"]["level"] == 5);  // and the new one was built with this call's init-arg
 }
+
+TEST_CASE("meshctl prints text for people without --json, errors on stderr") {
+  ctl_host h;
+  auto text = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {MESHCTL_PATH, "--connect", h.host->endpoint()});
+    return run_command(args);
+  };
+  auto call = text({"call", "--capability", "counter", "--module", "Counter", "--id", "t1",
+                    "--payload", R"({"op":"incr","by":3})"});
+  REQUIRE(call.status == 0);
+  CHECK(call.out.find("Counter t1 on ") == 0);
+  CHECK(call.out.find(R"({"count":3})") != std::string::npos);
+
+  auto members = text({"members"});
+  REQUIRE(members.status == 0);
+  CHECK(members.out.find("NAME") != std::string::npos);
+  CHECK(members.out.find(h.host->endpoint()) != std::string::npos);
+
+  auto failed = text({"call", "--capability", "counter", "--module", "Nope", "--id", "x"});
+  CHECK(failed.status == 1);
+  CHECK(failed.out.empty());
+  CHECK(failed.err.find("unknown_module") != std::string::npos);
+}
+
+TEST_CASE("meshctl actors lists live activations page by page and stats counts what happened") {
+  ctl_host h;
+  std::set<std::string> made;
+  for (int i = 0; i < 7; ++i) {
+    const std::string id = "live-" + std::to_string(i);
+    auto r = h.ctl({"call", "--capability", "counter", "--module", "Counter", "--id", id,
+                    "--payload", R"({"op":"incr","by":1})"});
+    REQUIRE(r.status == 0);
+    made.insert(id);
+  }
+  auto game = h.ctl({"call", "--capability", "game", "--module", "GameActor", "--id", "g",
+                     "--payload", R"({"action":"get"})"});
+  REQUIRE(game.status == 0);
+
+  // Page by page with the printed cursor: every Counter exactly once, and no GameActor.
+  std::multiset<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    std::vector<std::string> args = {"actors", "--module", "Counter", "--limit", "3"};
+    if (!after.empty()) args.insert(args.end(), {"--after", after});
+    auto r = h.ctl(args);
+    REQUIRE(r.status == 0);
+    const json d = r.doc();
+    CHECK(d["total"] == 7);
+    CHECK(d["actors"].size() <= 3);
+    for (const auto& a : d["actors"]) {
+      CHECK(a["mod"] == "Counter");
+      seen.insert(a["id"].get<std::string>());
+    }
+    if (d["next"].is_null()) break;
+    after = d["next"].get<std::string>();
+  }
+  CHECK(seen == std::multiset<std::string>(made.begin(), made.end()));
+  auto all = h.ctl({"actors", "--all", "--limit", "2"});
+  REQUIRE(all.status == 0);
+  CHECK(all.doc()["actors"].size() == 8);
+
+  auto stats = h.ctl({"stats"});
+  REQUIRE(stats.status == 0);
+  const json s = stats.doc();
+  CHECK(s["stats"]["requests"]["call"]["ok"] == 8);
+  CHECK(s["stats"]["actors"]["live"] == 8);
+  auto everyone = h.ctl({"stats", "--all"});
+  REQUIRE(everyone.status == 0);
+  CHECK(everyone.doc()["hosts"].size() == 1);
+}
