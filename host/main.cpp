@@ -14,6 +14,9 @@
 #include "placement/placement.hpp"
 #include "plugin/plugin_watcher.hpp"
 #include "server/host_config.hpp"
+#include "server/json_log_formatter.hpp"
+#include "server/log_value.hpp"
+#include "server/metrics_endpoint.hpp"
 #include "server/server.hpp"
 
 #ifndef MESH_DEFAULT_PLUGIN_DIR
@@ -46,11 +49,11 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-void write_ready_file(const std::filesystem::path& path, const std::string& endpoint) {
+void write_ready_file(const std::filesystem::path& path, const std::string& text) {
   const auto tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp);
-    out << endpoint << "\n";
+    out << text << "\n";
     if (!out) throw std::runtime_error("cannot write ready file " + tmp);
   }
   std::filesystem::rename(tmp, path);
@@ -108,6 +111,16 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string log_format = "text", metrics_listen;
+  std::filesystem::path metrics_ready_file;
+  app.add_option("--log-format", log_format,
+                 "text, or json: one JSON object per line with ts, level, msg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 or * picks one)");
+  app.add_option("--metrics-ready-file", metrics_ready_file,
+                 "write the metrics endpoint's bound HOST:PORT here once serving");
 
   // Cluster.
   std::string gossip, discovery = "static", seeds, profile = "default", strategy = "rendezvous",
@@ -162,7 +175,11 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_color_mt("meshd");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (log_format == "json") {
+    spdlog::set_formatter(std::make_unique<mesh::host::json_log_formatter>());
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   try {
@@ -234,10 +251,21 @@ int main(int argc, char** argv) {
                                 [m](std::vector<std::string> caps) { m->set_capabilities(std::move(caps)); },
                                 [m] { m->leave(); }, fail.heartbeat * 3});
       members->start();
-      spdlog::info("cluster: gossip on {}, discovery {}, profile {}, strategy {}, shards {}",
-                   members->gossip_endpoint(), discovery, profile, self.strategy, config.shards);
+      spdlog::info("cluster joined: {} gossip={} discovery={} profile={} strategy={} shards={}",
+                   mesh::host::log_value(self.name), members->gossip_endpoint(), discovery,
+                   profile, mesh::host::log_value(self.strategy), config.shards);
     }
     watcher.start(config.scan_interval);
+
+    std::unique_ptr<mesh::host::metrics_endpoint> metrics;
+    if (!metrics_listen.empty()) {
+      server.enable_stats_publishing();
+      mesh::host::server* srv = &server;
+      metrics = std::make_unique<mesh::host::metrics_endpoint>(
+          metrics_listen, [srv] { return mesh::host::render_prometheus(srv->published_stats()); });
+    } else if (!metrics_ready_file.empty()) {
+      throw std::invalid_argument("--metrics-ready-file needs --metrics-listen");
+    }
 
     g_server = &server;
     struct sigaction sa {};
@@ -249,27 +277,22 @@ int main(int argc, char** argv) {
     std::string caps;
     if (config.capabilities)
       for (const auto& c : *config.capabilities) caps += (caps.empty() ? "" : ",") + c;
-    spdlog::info("meshd {} listening on {} (plugins: {}, capabilities: {}, workers: {})",
-                 server.name(), server.endpoint(), config.plugins_dir.string(),
-                 caps.empty() ? "all declared" : caps, config.workers);
+    spdlog::info("started: {} endpoint={} plugins={} capabilities={} workers={} metrics={}",
+                 mesh::host::log_value(server.name()), server.endpoint(),
+                 mesh::host::log_value(config.plugins_dir.string()),
+                 caps.empty() ? "all" : mesh::host::log_value(caps), config.workers,
+                 metrics ? "http://" + metrics->address() + "/metrics" : std::string("off"));
+    if (!metrics_ready_file.empty() && metrics) write_ready_file(metrics_ready_file, metrics->address());
     if (!config.ready_file.empty()) write_ready_file(config.ready_file, server.endpoint());
     server.run();
-    if (members) members->stop();
+    if (metrics) metrics->stop();
+    if (members) {
+      members->stop();
+      if (const uint64_t bad = members->decode_errors(); bad > 0)
+        spdlog::info("gossip summary: {} malformed_messages={}", server.name(), bad);
+    }
     watcher.stop();
     g_server = nullptr;
-    const auto& s = server.stats();
-    const auto& a = server.actor_stats();
-    spdlog::info(
-        "served {} requests ({} errors, {} timeouts, {} malformed, {} replies dropped); "
-        "{} activations, deactivated {} idle, {} crashed, {} rebalanced, {} at shutdown",
-        s.requests, s.errors, s.timeouts, s.decode_errors, s.dropped_replies,
-        a.activations.load(), a.deactivations_idle.load(), a.deactivations_crash.load(),
-        a.deactivations_rebalance.load(), a.deactivations_shutdown.load());
-    if (members)
-      spdlog::info("cluster: {} forwarded ({} re-routed, {} wrong-owner answers), {} view changes, "
-                   "{} malformed gossip messages",
-                   s.forwarded, s.forward_retries, s.wrong_owner, s.view_changes,
-                   members->decode_errors());
   } catch (const zmq::error_t& e) {
     spdlog::error("cannot serve on {}: {}", config.listen, e.what());
     return 1;

@@ -86,8 +86,8 @@ void membership::merge_record(const member_record& r, bool direct, clock::time_p
     p.status_since = now;
     peers_.emplace(r.name, std::move(p));
     events_.push_back({membership_event::joined, r.name,
-                       "incarnation " + std::to_string(r.incarnation) +
-                           (direct ? "" : ", learned from gossip")});
+                       "incarnation=" + std::to_string(r.incarnation) +
+                           (direct ? " via=direct" : " via=gossip")});
     rebuild_view();
     return;
   }
@@ -102,15 +102,15 @@ void membership::merge_record(const member_record& r, bool direct, clock::time_p
       p.suspected_by.clear();
       p.info.last_heard = now;
       set_status(p, member_status::alive, now,
-                 restarted ? "rejoined with incarnation " + std::to_string(r.incarnation)
-                           : "refuted its death");
+                 restarted ? "reason=rejoined incarnation=" + std::to_string(r.incarnation)
+                           : "reason=refuted");
       view_changed = true;
     } else if (r.leaving && p.info.status != member_status::leaving &&
                p.info.status != member_status::dead) {
       set_status(p, member_status::leaving, now);
       view_changed = true;
     } else if (caps_changed || restarted) {
-      events_.push_back({membership_event::updated, r.name, "version " + std::to_string(r.version)});
+      events_.push_back({membership_event::updated, r.name, "version=" + std::to_string(r.version)});
       view_changed = true;
     }
   }
@@ -132,9 +132,9 @@ void membership::merge_opinion(const std::string& from, const digest_entry& e,
     if (about_current && (e.status == member_status::suspect || e.status == member_status::dead) &&
         !self_.leaving) {
       self_.version = std::max(self_.version, r.version) + 1;
-      events_.push_back({membership_event::refuted, from,
-                         std::string(to_string(e.status)) + " by " + from + "; now version " +
-                             std::to_string(self_.version)});
+      events_.push_back({membership_event::refuted, self_.name,
+                         "status=" + std::string(to_string(e.status)) + " by=" + from +
+                             " version=" + std::to_string(self_.version)});
     }
     return;
   }
@@ -178,17 +178,16 @@ void membership::tick(clock::time_point now) {
           }
           if (confirmed) {
             set_status(p, member_status::dead, now,
-                       "silent for " +
+                       "silent_ms=" +
                            std::to_string(
-                               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()) +
-                           " ms");
+                               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
             view_changed = true;
           }
         }
         break;
       case member_status::leaving:
         if (silent > profile_.suspect_after) {
-          set_status(p, member_status::dead, now, "left");
+          set_status(p, member_status::dead, now);  // already reported as left
           view_changed = true;
         }
         break;
@@ -218,11 +217,12 @@ void membership::set_status(peer& p, member_status s, clock::time_point now, std
       k = membership_event::suspected;
       break;
     case member_status::dead:
-      k = before == member_status::leaving ? membership_event::left : membership_event::died;
+      // A host that left and then went silent: its departure was reported already.
+      if (before == member_status::leaving) return;
+      k = membership_event::died;
       break;
     case member_status::leaving:
       k = membership_event::left;
-      detail = detail.empty() ? "leaving" : detail;
       break;
   }
   events_.push_back({k, p.info.record.name, std::move(detail)});

@@ -8,31 +8,44 @@ namespace {
 constexpr auto seed_poll_every = std::chrono::seconds(1);
 constexpr auto snapshot_every = std::chrono::seconds(1);
 
+/// A log value: bare, or quoted when it has spaces, quotes or `=` (as host/server/log_value.hpp).
+std::string quoted(const std::string& v) {
+  if (!v.empty() && v.find_first_of(" \t\"=\\") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// One line per membership event: `event: NAME key=value ...` (docs/OPERATIONS.md#logs).
 void log_event(const membership_event& e) {
+  const std::string detail = e.detail.empty() ? "" : " " + e.detail;
   switch (e.what) {
     case membership_event::joined:
-      spdlog::info("member joined: {} ({})", e.name, e.detail);
+      spdlog::info("member joined: {}{}", e.name, detail);
       break;
     case membership_event::updated:
-      spdlog::info("member updated: {} ({})", e.name, e.detail);
+      spdlog::info("member updated: {}{}", e.name, detail);
       break;
     case membership_event::suspected:
-      spdlog::warn("member suspected: {}", e.name);
+      spdlog::warn("member suspected: {}{}", e.name, detail);
       break;
     case membership_event::recovered:
-      spdlog::info("member alive again: {}{}", e.name, e.detail.empty() ? "" : " (" + e.detail + ")");
+      spdlog::info("member recovered: {}{}", e.name, detail);
       break;
     case membership_event::died:
-      spdlog::warn("member dead: {} ({})", e.name, e.detail);
+      spdlog::warn("member dead: {}{}", e.name, detail);
       break;
     case membership_event::left:
-      spdlog::info("member left: {} ({})", e.name, e.detail);
+      spdlog::info("member left: {}{}", e.name, detail);
       break;
     case membership_event::refuted:
-      spdlog::warn("refuting suspicion: {}", e.detail);
+      spdlog::warn("suspicion refuted: {}{}", e.name, detail);
       break;
     case membership_event::refused:
-      spdlog::error("refusing host {}: {}", e.name, e.detail);
+      spdlog::error("refusing host {}: reason={}", e.name, quoted(e.detail));
       break;
   }
 }
@@ -94,7 +107,7 @@ void membership_service::connect_new(const std::vector<std::string>& endpoints) 
       sub_.connect(ep);
       connected_.insert(ep);
     } catch (const zmq::error_t& e) {
-      spdlog::warn("cannot subscribe to gossip endpoint {}: {}", ep, e.what());
+      spdlog::warn("gossip subscribe failed: {} reason={}", ep, quoted(e.what()));
       connected_.insert(ep);  // do not retry a malformed endpoint every second
     }
   }
@@ -118,7 +131,8 @@ void membership_service::receive(zmq::socket_t& socket) {
     auto decoded = decode_gossip(msg.data(), msg.size());
     if (!decoded) {
       if (decode_errors_.fetch_add(1) % 100 == 0)
-        spdlog::warn("malformed gossip message ignored: {}", decoded.error());
+        spdlog::warn("malformed gossip message ignored: {} count={} reason={}", gossip_endpoint_,
+                     decode_errors_.load(), quoted(std::as_const(decoded.error())));
       continue;
     }
     state_.on_gossip(*decoded, clock::now());

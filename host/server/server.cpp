@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "server/log_value.hpp"
+
 namespace mesh::host {
 
 /// One request as it travels: the frame (which the task's views point into), who sent it, and
@@ -17,6 +19,8 @@ struct server::inbound : task {
   uint64_t rid = 0;
   uint64_t seq = 0;
   uint32_t timeout_ms = wire::default_timeout_ms;
+  uint8_t op_slot = op_invalid;  ///< row in host_counters::requests, set once decoded
+  uint8_t outcome = 0;           ///< set by complete() for the dispatcher to count
   bool delimiter = false;
   /// Set when another host forwarded this request: the reply goes back with its header.
   bool forwarded = false;
@@ -30,6 +34,7 @@ constexpr auto housekeeping_tick = std::chrono::milliseconds(100);
 constexpr size_t max_timer_queues = 64;
 constexpr uint32_t max_forward_attempts = 12;
 constexpr auto retry_step = std::chrono::milliseconds(10);
+constexpr auto publish_every = std::chrono::milliseconds(250);
 
 std::string default_name(const std::string& endpoint) {
   char host[256] = {};
@@ -96,6 +101,7 @@ void server::stop() noexcept {
 
 void server::complete(task* t, const outcome& result) noexcept {
   auto* in = static_cast<inbound*>(t);
+  in->outcome = static_cast<uint8_t>(result.ok ? outcome_ok : outcome_of(result.code));
   if (in->kind == wire::op::call) {
     thread_local wire::buffer buf;
     buf.clear();
@@ -115,8 +121,9 @@ void server::complete(task* t, const outcome& result) noexcept {
       // Left empty: the dispatcher answers with an internal error.
     }
   } else if (!result.ok) {
-    spdlog::debug("cast to {} {} failed: {}: {}", t->actor->module->name, t->actor->id,
-                  wire::to_string(result.code), result.message);
+    spdlog::debug("cast failed: {} id={} code={} msg={}", t->actor->module->name,
+                  log_value(t->actor->id), wire::to_string(result.code),
+                  log_value(result.message));
   }
   completions_.push(in);
 }
@@ -147,11 +154,12 @@ void server::apply_plugin(plugin_event& event) {
   ++stats_.plugins_loaded;
   std::string list;
   for (const auto& m : event.plugin->modules) {
-    if (!list.empty()) list += ", ";
-    list += m.name + " [" + m.capability + "]";
+    if (!list.empty()) list += ",";
+    list += m.name + ":" + m.capability;
   }
-  spdlog::info("plugin loaded: {} ({} {}, ABI {}): {}", file, event.plugin->name,
-               event.plugin->version, abi_version_string(event.plugin->abi_version), list);
+  spdlog::info("plugin loaded: {} plugin={} version={} abi={} modules={}", file,
+               log_value(event.plugin->name), log_value(event.plugin->version),
+               abi_version_string(event.plugin->abi_version), log_value(list));
   announce_capabilities();
 }
 
@@ -182,6 +190,7 @@ void server::run() {
                                                        std::chrono::seconds(5));
   auto next_sweep = clock::now() + sweep_every;
   clock::time_point drain_deadline{}, grace_end{};
+  auto next_publish = clock::now();
   constexpr size_t fixed_items = 4;
   for (;;) {
     if (poll_items_dirty_) rebuild_poll_items();
@@ -209,8 +218,12 @@ void server::run() {
     if (rebalance_pending_) rebalance();
     if (now >= next_sweep) {
       if (size_t retired = runtime_->retire_idle(config_.idle_timeout); retired > 0)
-        spdlog::debug("deactivated {} idle actors", retired);
+        spdlog::debug("idle sweep: {} actors deactivated", retired);
       next_sweep = now + sweep_every;
+    }
+    if (publish_stats_ && now >= next_publish) {
+      publish_stats();
+      next_publish = now + publish_every;
     }
     if (stopping_.load(std::memory_order_relaxed) && !draining_) {
       draining_ = true;
@@ -220,20 +233,35 @@ void server::run() {
         hooks_.leave();
         grace_end = now + hooks_.leave_grace;
       }
-      spdlog::info("stopping: {} requests in flight, {} live actors", inflight_,
+      spdlog::info("stopping: {} inflight={} actors={}", config_.name, inflight_,
                    runtime_->live_actors());
     }
     if (draining_ && ((now >= grace_end && inflight_ == 0) || now >= drain_deadline)) break;
   }
   if (inflight_ != 0)
-    spdlog::warn("drain timeout: {} requests still in flight; waiting for their handlers",
+    spdlog::warn("drain timeout: {} inflight={}; waiting for their handlers", config_.name,
                  inflight_);
   const size_t actors = runtime_->live_actors();
   runtime_->shutdown();
   drain_completions();
   // Give the last replies a moment to leave (linger 0 would drop them at close).
   socket_.set(zmq::sockopt::linger, 1000);
-  spdlog::info("stopped: {} actors deactivated", actors);
+  const stats_snapshot s = take_snapshot();
+  if (publish_stats_) publish_stats();
+  uint64_t requests = 0, errors = 0;
+  for (const auto& row : s.counters.requests)
+    for (size_t o = 0; o < outcome_count; ++o) {
+      requests += row[o];
+      if (o != outcome_ok && o != outcome_forwarded) errors += row[o];
+    }
+  spdlog::info(
+      "stopped: {} actors deactivated host={} uptime_ms={} requests={} errors={} timeouts={} "
+      "decode_errors={} dropped_replies={} forwarded={} activations={} deactivated_idle={} "
+      "deactivated_crash={} deactivated_rebalance={} deactivated_shutdown={}",
+      actors, log_value(config_.name), s.uptime_ms, requests, errors, s.timeouts(),
+      s.counters.decode_errors, s.counters.dropped_replies, s.counters.forwarded, s.activations,
+      s.deactivations_idle, s.deactivations_crash, s.deactivations_rebalance,
+      s.deactivations_shutdown);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,7 +289,6 @@ void server::receive_batch() {
         ++extra;
       }
     }
-    ++stats_.requests;
     bool shape_ok = count == 1 && extra == 0;
     if (count == 2 && extra == 0) {
       if (parts[0].size() == 0) {
@@ -304,6 +331,7 @@ void server::handle(std::unique_ptr<inbound> in) {
     return;
   }
   in->rid = req->rid;
+  in->op_slot = static_cast<uint8_t>(req->kind);
   if (!is_actor_op(req->kind)) {
     handle_control(*in, *req);
     return;
@@ -371,7 +399,7 @@ void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req
     buffer_.clear();
     wire::encode_ok(buffer_, raw->rid);
     zmq::message_t ack(buffer_.data(), buffer_.size());
-    send_reply(*raw, std::move(ack));
+    send_reply(*raw, std::move(ack), outcome_ok);
     runtime_->submit(**module, req.id.as_string(), raw);
   }
 }
@@ -425,6 +453,7 @@ void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_rec
   if (sent) {
     ++stats_.forwarded;
   } else {
+    ++stats_.forward_unreachable;
     // Not connected (yet, or any more; a crash not yet detected): try again by the view of that
     // moment, backing off up to 100 ms, until the deadline. Failure detection moves the key.
     const auto backoff = std::min<clock::duration>(retry_step * (1u << std::min(unreachable, 4u)),
@@ -454,7 +483,7 @@ void server::receive_from_peer(peer_link& link) {
       retries_.emplace_back(clock::now() + retry_step * it->second.attempts, h->fseq);
       continue;
     }
-    send_reply(*it->second.in, std::move(body));
+    send_reply(*it->second.in, std::move(body), outcome_forwarded);
     forwards_.erase(it);
     --inflight_;
   }
@@ -481,7 +510,6 @@ void server::retry_forward(uint64_t fseq) {
   --inflight_;
   std::unique_ptr<inbound> in = std::move(f.in);
   if (clock::now() >= in->deadline) {
-    ++stats_.timeouts;
     send_error(*in, wire::error_code::timeout,
                "no reply within " + std::to_string(in->timeout_ms) + " ms");
     return;
@@ -531,15 +559,16 @@ void server::apply_membership() {
   std::vector<std::shared_ptr<const discovery::membership_snapshot>> updates;
   membership_updates_.take_all(updates);
   if (updates.empty()) return;
+  for (const auto& u : updates) count_member_changes(*u);
   snapshot_ = updates.back();
   if (routes_ && routes_->epoch() == snapshot_->view.epoch) return;
   routes_ = std::make_unique<routing_table>(snapshot_->view, *strategy_, config_.shards,
                                             config_.name);
   ++stats_.view_changes;
   std::string names;
-  for (const auto& m : snapshot_->view.members) names += (names.empty() ? "" : ", ") + m.name;
-  spdlog::info("view {:016x}: {} hosts ({})", routes_->epoch(), snapshot_->view.members.size(),
-               names);
+  for (const auto& m : snapshot_->view.members) names += (names.empty() ? "" : ",") + m.name;
+  spdlog::info("view changed: {:016x} hosts={} members={}", routes_->epoch(),
+               snapshot_->view.members.size(), log_value(names));
   // Requests on their way to a host that left the view: route them again now.
   for (auto& [fseq, f] : forwards_)
     if (routes_->view().find(f.target) == nullptr) retries_.emplace_back(clock::now(), fseq);
@@ -566,11 +595,39 @@ void server::rebalance() {
         return !routes_->owns(m.capability, wire::shard_for(id, config_.shards));
       },
       MESH_DEACTIVATE_REBALANCE, busy);
-  stats_.rebalanced += moved;
   if (moved > 0)
-    spdlog::info("rebalance: {} actors handed off to their new owners{}", moved,
-                 busy > 0 ? " (" + std::to_string(busy) + " still busy)" : "");
+    spdlog::info("rebalance: {:016x} handed_off={} busy={}", routes_->epoch(), moved, busy);
   rebalance_pending_ = busy > 0;
+}
+
+void server::count_member_changes(const discovery::membership_snapshot& snapshot) {
+  using discovery::member_status;
+  std::map<std::string, member_status> now;
+  for (const auto& m : snapshot.members) {
+    if (m.self) continue;
+    now.emplace(m.record.name, m.status);
+    auto it = member_status_.find(m.record.name);
+    const bool known = it != member_status_.end();
+    if (known && it->second == m.status) continue;
+    const member_status before = known ? it->second : member_status::dead;
+    auto count = [this](member_change c) { ++stats_.membership[static_cast<size_t>(c)]; };
+    switch (m.status) {
+      case member_status::alive:
+        count(before == member_status::suspect ? member_change::recovered : member_change::joined);
+        break;
+      case member_status::suspect:
+        if (!known) count(member_change::joined);
+        count(member_change::suspected);
+        break;
+      case member_status::dead:
+        if (before != member_status::leaving && known) count(member_change::dead);
+        break;
+      case member_status::leaving:
+        count(member_change::left);
+        break;
+    }
+  }
+  member_status_ = std::move(now);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -580,7 +637,22 @@ void server::handle_control(inbound& in, const wire::request& req) {
   buffer_.clear();
   msgpack::packer<wire::buffer> pk(buffer_);
   const bool routed = clustered_ && routes_;
+  size_t outcome = outcome_ok;
   switch (req.kind) {
+    case wire::op::stats: {
+      const stats_snapshot snap = take_snapshot();
+      wire::begin_ok(pk, in.rid, 3);
+      wire::pack_string(pk, "host");
+      wire::pack_string(pk, config_.name);
+      wire::pack_string(pk, "uptime_ms");
+      pk.pack_uint64(snap.uptime_ms);
+      wire::pack_string(pk, "stats");
+      pack_stats(pk, snap);
+      break;
+    }
+    case wire::op::actors:
+      outcome = pack_actors(in, req);
+      break;
     case wire::op::capabilities: {
       const auto caps = modules_.served();
       const auto mods = modules_.modules();
@@ -609,7 +681,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
       const auto caps = modules_.served();
       std::string list;
       for (const auto& c : caps) list += (list.empty() ? "" : ",") + c;
-      spdlog::info("capabilities registered; now serving: {}", list);
+      spdlog::info("capabilities registered: {} caps={}", log_value(config_.name), log_value(list));
       announce_capabilities();
       wire::begin_ok(pk, in.rid, 1);
       wire::pack_string(pk, "caps");
@@ -644,9 +716,14 @@ void server::handle_control(inbound& in, const wire::request& req) {
         me.last_heard = now;
         members.push_back(me);
       }
-      wire::begin_ok(pk, in.rid, 2);
+      wire::begin_ok(pk, in.rid, 4);
       wire::pack_string(pk, "epoch");
       pk.pack_uint64(routed ? routes_->epoch() : 0);
+      wire::pack_string(pk, "strategy");
+      // A single host owns every key whatever the strategy; it reports the default.
+      wire::pack_string(pk, strategy_ ? strategy_->name() : std::string("rendezvous"));
+      wire::pack_string(pk, "shards");
+      pk.pack_uint32(config_.shards);
       wire::pack_string(pk, "members");
       pk.pack_array(static_cast<uint32_t>(members.size()));
       for (const auto& m : members) {
@@ -712,6 +789,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
         buffer_.clear();
         wire::encode_error(buffer_, in.rid, wire::error_code::unknown_capability,
                            "no host has capability \"" + std::string(req.capability) + "\"");
+        outcome = outcome_of(wire::error_code::unknown_capability);
         break;
       }
       wire::begin_ok(pk, in.rid, 4);
@@ -727,9 +805,139 @@ void server::handle_control(inbound& in, const wire::request& req) {
     }
     default:
       wire::encode_error(buffer_, in.rid, wire::error_code::internal, "unhandled op");
+      outcome = outcome_of(wire::error_code::internal);
       break;
   }
-  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()));
+  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()), outcome);
+}
+
+size_t server::pack_actors(const inbound& in, const wire::request& req) {
+  // Cursor: 4-byte big-endian module name length, the module name, then the id. Opaque to
+  // clients; it names the last actor of the previous page in (module, id) byte order.
+  std::string_view after_mod, after_id;
+  const bool paged = !req.after.empty();
+  if (paged) {
+    const auto& c = req.after;
+    const size_t len = c.size < 4 ? 0
+                                  : (size_t{c.data[0]} << 24) | (size_t{c.data[1]} << 16) |
+                                        (size_t{c.data[2]} << 8) | c.data[3];
+    if (c.size < 4 || len > c.size - 4) {
+      wire::encode_error(buffer_, in.rid, wire::error_code::bad_request,
+                         "\"after\" is not a cursor this host returned");
+      return outcome_of(wire::error_code::bad_request);
+    }
+    after_mod = std::string_view(reinterpret_cast<const char*>(c.data) + 4, len);
+    after_id = std::string_view(reinterpret_cast<const char*>(c.data) + 4 + len, c.size - 4 - len);
+  }
+  struct entry {
+    const actor_module* module;
+    const activation* actor;
+    uint64_t number;
+  };
+  std::vector<entry> found;
+  uint64_t total = 0;
+  for (const actor_module* m : modules_.modules()) {
+    if (!req.module.empty() && m->name != req.module) continue;
+    const bool before_cursor = paged && m->name < after_mod;
+    const bool cursor_module = paged && m->name == after_mod;
+    m->actors.for_each([&](const activation* a) {
+      const uint64_t number = a->number.load(std::memory_order_relaxed);
+      if (number == 0) return;  // not created yet, or discarded after a crash
+      ++total;
+      if (before_cursor || (cursor_module && a->id <= after_id)) return;
+      found.push_back({m, a, number});
+    });
+  }
+  const size_t page = std::min<size_t>(found.size(), req.limit);
+  auto before = [](const entry& a, const entry& b) {
+    if (a.module != b.module) return a.module->name < b.module->name;
+    return a.actor->id < b.actor->id;
+  };
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(page), found.end(),
+                    before);
+  const bool more = found.size() > page;
+  const int64_t now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+  msgpack::packer<wire::buffer> pk(buffer_);
+  wire::begin_ok(pk, in.rid, 3);
+  wire::pack_string(pk, "actors");
+  pk.pack_array(static_cast<uint32_t>(page));
+  for (size_t i = 0; i < page; ++i) {
+    const entry& e = found[i];
+    const int64_t last = e.actor->last_active.load(std::memory_order_relaxed);
+    pk.pack_map(5);
+    wire::pack_string(pk, "cap");
+    wire::pack_string(pk, e.module->capability);
+    wire::pack_string(pk, "mod");
+    wire::pack_string(pk, e.module->name);
+    wire::pack_string(pk, "id");
+    wire::pack_string(pk, e.actor->id);
+    wire::pack_string(pk, "act");
+    pk.pack_uint64(e.number);
+    wire::pack_string(pk, "idle_ms");
+    pk.pack_uint64(last == 0 || now_ns < last ? 0 : static_cast<uint64_t>(now_ns - last) / 1'000'000);
+  }
+  wire::pack_string(pk, "next");
+  if (more && page > 0) {
+    const entry& last = found[page - 1];
+    const std::string& mod = last.module->name;
+    std::string cursor;
+    cursor.reserve(4 + mod.size() + last.actor->id.size());
+    for (int shift = 24; shift >= 0; shift -= 8)
+      cursor += static_cast<char>((mod.size() >> shift) & 0xff);
+    cursor += mod;
+    cursor += last.actor->id;
+    pk.pack_bin(static_cast<uint32_t>(cursor.size()));
+    pk.pack_bin_body(cursor.data(), static_cast<uint32_t>(cursor.size()));
+  } else {
+    pk.pack_nil();
+  }
+  wire::pack_string(pk, "total");
+  pk.pack_uint64(total);
+  return outcome_ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+
+void server::record_latency(const inbound& in, clock::time_point now) {
+  const auto accepted = in.deadline - std::chrono::milliseconds(in.timeout_ms);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - accepted).count();
+  stats_.latency.record(us < 0 ? 0 : static_cast<uint64_t>(us));
+}
+
+stats_snapshot server::take_snapshot() const {
+  stats_snapshot s;
+  s.host = config_.name;
+  s.uptime_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count());
+  s.counters = stats_;
+  const runtime_stats& r = runtime_->stats();
+  s.activations = r.activations.load(std::memory_order_relaxed);
+  s.activation_failures = r.activation_failures.load(std::memory_order_relaxed);
+  s.deactivations_idle = r.deactivations_idle.load(std::memory_order_relaxed);
+  s.deactivations_rebalance = r.deactivations_rebalance.load(std::memory_order_relaxed);
+  s.deactivations_crash = r.deactivations_crash.load(std::memory_order_relaxed);
+  s.deactivations_shutdown = r.deactivations_shutdown.load(std::memory_order_relaxed);
+  for (const actor_module* m : modules_.modules()) {
+    const int64_t live = std::max<int64_t>(0, m->instances.load(std::memory_order_relaxed));
+    s.by_module.push_back({m->capability, m->name, static_cast<uint64_t>(live)});
+    s.live_actors += static_cast<uint64_t>(live);
+  }
+  s.inflight = inflight_;
+  s.run_queue = runtime_->run_queue_length();
+  return s;
+}
+
+void server::publish_stats() {
+  stats_snapshot s = take_snapshot();
+  std::lock_guard lock(published_mutex_);
+  published_ = std::move(s);
+}
+
+stats_snapshot server::published_stats() const {
+  std::lock_guard lock(published_mutex_);
+  return published_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,13 +975,13 @@ void server::expire_calls(clock::time_point now) {
       }
       if (front.deadline > now) break;
       fifo.pop_front();
-      ++stats_.timeouts;
       const std::string message = "no reply within " + std::to_string(ms) + " ms";
       if (call != pending_calls_.end()) {
         // The worker still owns the task, but never touches its routing id or rid.
         inbound* in = call->second;
         pending_calls_.erase(call);
         send_error(*in, wire::error_code::timeout, message);
+        record_latency(*in, now);
       } else {
         send_error(*fwd->second.in, wire::error_code::timeout, message);
         forwards_.erase(fwd);
@@ -794,8 +1002,9 @@ void server::drain_completions() {
         if (in->reply.size() == 0) {
           send_error(*in, wire::error_code::internal, "could not encode the reply");
         } else {
-          send_reply(*in, std::move(in->reply));
+          send_reply(*in, std::move(in->reply), in->outcome);
         }
+        record_latency(*in, clock::now());
       }
     }
     --inflight_;
@@ -805,15 +1014,15 @@ void server::drain_completions() {
 
 void server::send_error(inbound& in, wire::error_code code, std::string_view message,
                         std::string_view owner) {
-  ++stats_.errors;
   buffer_.clear();
   wire::encode_error(buffer_, in.rid, code, message, owner);
-  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()),
+  send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()), outcome_of(code),
              code == wire::error_code::wrong_owner, owner);
 }
 
-void server::send_reply(const inbound& in, zmq::message_t&& body, bool retry,
+void server::send_reply(const inbound& in, zmq::message_t&& body, size_t outcome, bool retry,
                         std::string_view owner) {
+  ++stats_.requests[in.op_slot][outcome];
   try {
     zmq::message_t id(in.routing_id.data(), in.routing_id.size());
     if (!socket_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -31,25 +32,10 @@
 #include "runtime/runtime.hpp"
 #include "runtime/task_queue.hpp"
 #include "server/host_config.hpp"
+#include "server/host_stats.hpp"
 #include "wire/wire.hpp"
 
 namespace mesh::host {
-
-/// Counters of the server (dispatcher-owned, read after run()).
-struct server_stats {
-  uint64_t requests = 0;
-  uint64_t errors = 0;
-  uint64_t timeouts = 0;
-  uint64_t decode_errors = 0;
-  uint64_t dropped_replies = 0;
-  uint64_t plugins_loaded = 0;
-  uint64_t plugins_refused = 0;
-  uint64_t forwarded = 0;
-  uint64_t forward_retries = 0;
-  uint64_t wrong_owner = 0;
-  uint64_t rebalanced = 0;
-  uint64_t view_changes = 0;
-};
 
 /// How the server talks to the membership thread.
 struct cluster_hooks {
@@ -94,8 +80,15 @@ class server final : public completion_sink {
   /// Async-signal-safe: asks run() to finish.
   void stop() noexcept;
 
-  const server_stats& stats() const noexcept { return stats_; }
-  const runtime_stats& actor_stats() const noexcept { return runtime_->stats(); }
+  /// Before run(): publish a stats snapshot every 250 ms for other threads (the metrics
+  /// endpoint) to read with published_stats().
+  /// Call on the dispatcher thread (it publishes the first snapshot at once).
+  void enable_stats_publishing() {
+    publish_stats_ = true;
+    publish_stats();
+  }
+  /// Thread-safe: the last published snapshot (empty counters before the first one).
+  stats_snapshot published_stats() const;
 
  private:
   struct inbound;
@@ -140,8 +133,17 @@ class server final : public completion_sink {
   void rebuild_poll_items();
   void send_error(inbound& in, wire::error_code code, std::string_view message,
                   std::string_view owner = {});
-  void send_reply(const inbound& in, zmq::message_t&& body, bool retry = false,
+  /// Sends `body` to the request's sender and counts the request under `outcome`.
+  void send_reply(const inbound& in, zmq::message_t&& body, size_t outcome, bool retry = false,
                   std::string_view owner = {});
+  /// Counts a call served by the local runtime in the latency histogram.
+  void record_latency(const inbound& in, clock::time_point now);
+  /// Dispatcher: the counters and gauges as of now.
+  stats_snapshot take_snapshot() const;
+  void publish_stats();
+  void count_member_changes(const discovery::membership_snapshot& snapshot);
+  /// Packs the `actors` reply into buffer_; returns the outcome (ok, or bad_request for a bad cursor).
+  size_t pack_actors(const inbound& in, const wire::request& req);
 
   host_config config_;
   zmq::context_t& context_;
@@ -178,7 +180,13 @@ class server final : public completion_sink {
   std::map<uint32_t, std::deque<timer_entry>> timers_;  // timeout_ms -> calls in deadline order
   std::vector<inbound*> completed_;
   std::vector<plugin_event> events_;
-  server_stats stats_;
+  host_counters stats_;
+  clock::time_point started_ = clock::now();
+  std::map<std::string, discovery::member_status> member_status_;  ///< last seen, peers only
+
+  bool publish_stats_ = false;
+  mutable std::mutex published_mutex_;
+  stats_snapshot published_;  ///< guarded by published_mutex_
 };
 
 }  // namespace mesh::host
