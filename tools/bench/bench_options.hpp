@@ -4,9 +4,41 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace mesh::bench {
+
+/// The suite's workloads (W1-W8 and growth) and their sizes: the performance issue's, shrunk by
+/// make_quick().
+struct suite_options {
+  /// Workloads to run ("W1".."W8", "growth"); empty runs them all.
+  std::set<std::string> only;
+  uint64_t w1_actors = 50'000;
+  size_t w1_inflight = 500;
+  uint64_t w2_calls = 10'000;
+  size_t w2_inflight = 200;
+  uint64_t w3_actors = 30'000;
+  size_t w3_inflight = 500;
+  uint64_t w4_calls = 20'000;
+  uint64_t w4_actors = 5'000;
+  size_t w4_inflight = 300;
+  uint64_t w5_calls = 1'000;
+  uint64_t w6_actors = 85'000;
+  uint64_t w7_actors = 40'000;
+  uint64_t w7_calls = 50'000;
+  size_t w7_inflight = 500;
+  /// Growth: live actors at each step; calls at each step are max(growth_calls, actors), so
+  /// every actor is called at least once.
+  std::vector<uint64_t> growth_actors = {10'000, 100'000, 1'000'000};
+  uint64_t growth_calls = 200'000;
+  size_t growth_inflight = 300;
+  /// Bound of each growth phase (activating a million actors over ZeroMQ on a loaded machine).
+  std::chrono::milliseconds growth_limit{120'000};
+
+  bool selected(const std::string& workload) const { return only.empty() || only.count(workload); }
+};
 
 /// Everything the command line sets. Defaults are the full benchmark; make_quick() shrinks it.
 struct bench_options {
@@ -38,6 +70,7 @@ struct bench_options {
   std::chrono::milliseconds stall_limit{10'000};
   /// Client mode: the host to measure; empty starts a meshd child process.
   std::string connect;
+  suite_options suite;
   bool quick = false;
   bool json = false;
 };
@@ -53,6 +86,19 @@ inline void make_quick(bench_options& o) {
   o.cluster_actors = 100;
   o.duration = std::chrono::milliseconds(250);
   o.phase_limit = std::chrono::milliseconds(10'000);
+  suite_options& s = o.suite;
+  s.w1_actors = 2'000;
+  s.w2_calls = 1'000;
+  s.w3_actors = 1'500;
+  s.w4_calls = 2'000;
+  s.w4_actors = 500;
+  s.w5_calls = 200;
+  s.w6_actors = 3'000;
+  s.w7_actors = 2'000;
+  s.w7_calls = 4'000;
+  s.growth_actors = {1'000, 5'000, 20'000};
+  s.growth_calls = 5'000;
+  s.growth_limit = std::chrono::milliseconds(20'000);
 }
 
 }  // namespace mesh::bench

@@ -22,6 +22,10 @@ std::string format_value(double v, const std::string& unit) {
     std::snprintf(buf, sizeof buf, "%.1f us", v);
     return buf;
   }
+  if (unit == "s") {
+    std::snprintf(buf, sizeof buf, "%.2f s", v);
+    return buf;
+  }
   if (unit == "x") {
     std::snprintf(buf, sizeof buf, "%.2f", v);
     return buf;

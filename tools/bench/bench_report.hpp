@@ -12,11 +12,11 @@ namespace mesh::bench {
 /// One measured number, with the raw ZeroMQ figure measured beside it (client mode) and the
 /// target it is held against, when there is one.
 struct figure {
-  std::string mode;   ///< "local" or "client"
+  std::string mode;   ///< "local", "client", "cluster", "W4 in-proc", "W4 zmq", ...
   std::string key;    ///< stable name for machines, e.g. "calls_spread_per_s"
   std::string label;  ///< for people, e.g. "calls/s, 5,000 actors, 500 in flight"
   double value = 0;
-  std::string unit;  ///< "/s", "us", "B"
+  std::string unit;  ///< "/s", "us", "B", "s"
   bool higher_is_better = true;
   std::optional<double> raw;     ///< the raw DEALER/ROUTER echo under the same conditions
   std::optional<double> target;  ///< the issue's target, if any
@@ -29,6 +29,18 @@ struct figure {
   /// A target held against mesh/raw rather than the value: met when value / raw is at most
   /// (lower is better) or at least (higher is better) this ratio.
   std::optional<double> target_ratio;
+};
+
+/// What one pipelined run did.
+struct run_result {
+  uint64_t completed = 0;
+  double seconds = 0;
+  /// CPU time of this process over the run (in-process runs only: dispatcher and workers).
+  double cpu_seconds = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
+  double cpu_us() const {
+    return completed > 0 ? cpu_seconds * 1e6 / static_cast<double>(completed) : 0;
+  }
 };
 
 /// Collects figures and the run's context; prints them at the end.

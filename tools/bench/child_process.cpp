@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -23,7 +24,17 @@ std::string read_text(const std::filesystem::path& path) {
   return s.str();
 }
 
+/// Pids of the children started and not yet reaped (the bench is single-threaded).
+std::set<pid_t>& started() {
+  static std::set<pid_t> pids;
+  return pids;
+}
+
 }  // namespace
+
+void child_process::kill_all_started() noexcept {
+  for (pid_t pid : started()) ::kill(pid, SIGKILL);
+}
 
 child_process::child_process(const std::vector<std::string>& argv,
                              const std::filesystem::path& ready_file,
@@ -39,6 +50,7 @@ child_process::child_process(const std::vector<std::string>& argv,
   const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  started().insert(pid_);
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (!std::filesystem::exists(ready_file)) {
     if (!running() || std::chrono::steady_clock::now() > end) {
@@ -57,7 +69,10 @@ child_process::~child_process() { stop(std::chrono::milliseconds(15'000)); }
 bool child_process::running() {
   if (exited_) return false;
   int status = 0;
-  if (::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    exited_ = true;
+    started().erase(pid_);
+  }
   return !exited_;
 }
 
@@ -71,6 +86,7 @@ bool child_process::stop(std::chrono::milliseconds timeout) {
       int status = 0;
       ::waitpid(pid_, &status, 0);
       exited_ = true;
+      started().erase(pid_);
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

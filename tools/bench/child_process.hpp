@@ -26,6 +26,10 @@ class child_process {
   const std::string& endpoint() const noexcept { return endpoint_; }
   pid_t pid() const noexcept { return pid_; }
 
+  /// SIGKILL to every child started by this process and not yet stopped: the last resort of a
+  /// bench that must exit at once (a stalled runtime cannot be unwound).
+  static void kill_all_started() noexcept;
+
   /// SIGTERM, then waits up to `timeout` (SIGKILL after it); returns whether it exited by itself.
   bool stop(std::chrono::milliseconds timeout);
 

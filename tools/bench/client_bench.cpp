@@ -16,6 +16,7 @@
 
 #include "child_process.hpp"
 #include "dealer_load.hpp"
+#include "runtime_load.hpp"
 
 namespace mesh::bench {
 namespace {
@@ -24,13 +25,6 @@ using clock = std::chrono::steady_clock;
 
 uint64_t ops_of(const run_result& r) { return r.completed; }
 uint64_t ops_of(const std::vector<int64_t>& samples) { return samples.size(); }
-
-std::vector<std::string> make_ids(const std::string& prefix, uint64_t count) {
-  std::vector<std::string> ids;
-  ids.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) ids.push_back(prefix + std::to_string(i));
-  return ids;
-}
 
 /// CPU microseconds process `pid` spent per operation while `run` did `ops()` of them; nullopt
 /// when the process is not ours to watch (pid 0).

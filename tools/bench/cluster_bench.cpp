@@ -22,6 +22,8 @@
 
 #include "child_process.hpp"
 #include "dealer_load.hpp"
+#include "meshd_hosts.hpp"
+#include "paired_rounds.hpp"
 #include "placement/placement.hpp"
 #include "wire/wire.hpp"
 
@@ -31,75 +33,12 @@ namespace {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-const std::string mode = "cluster";
 const std::string name_a = "bench-a", name_b = "bench-b";
 
 std::string fixed(double v, int digits = 1) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
-}
-
-/// Polls `done` every 50 ms until it returns true or `timeout` passes; whether it did.
-bool wait_until(const std::function<bool()>& done, milliseconds timeout) {
-  const auto end = clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (clock::now() >= end) return false;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-}
-
-wire::request control(wire::op kind, std::string_view capability = {}, std::string_view id = {}) {
-  wire::request req;
-  req.kind = kind;
-  req.capability = capability;
-  req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
-  return req;
-}
-
-/// The alive members named in a `members` reply, and its epoch.
-struct view {
-  std::set<std::string> alive;
-  uint64_t epoch = 0;
-  std::string self_gossip;
-};
-
-view view_of(mesh_load& host) {
-  const auto doc = host.query(control(wire::op::members));
-  view v;
-  v.epoch = doc.value("epoch", uint64_t{0});
-  for (const auto& m : doc.value("members", nlohmann::json::array())) {
-    if (m.value("status", "") == "alive") v.alive.insert(m.value("name", ""));
-    if (m.value("self", false)) v.self_gossip = m.value("gossip", "");
-  }
-  return v;
-}
-
-/// meshd's command line for one cluster host; `seeds` empty for the first.
-std::vector<std::string> meshd_args(const bench_options& o, const std::string& name,
-                                    const std::filesystem::path& ready, const std::string& seeds) {
-  std::vector<std::string> args = {MESHD_PATH,
-                                   "--name",
-                                   name,
-                                   "--listen",
-                                   "tcp://127.0.0.1:*",
-                                   "--plugins",
-                                   MESH_EXAMPLE_PLUGIN_DIR,
-                                   "--capabilities",
-                                   "bench",
-                                   "--gossip",
-                                   "tcp://127.0.0.1:*",
-                                   "--profile",
-                                   "test",
-                                   "--ready-file",
-                                   ready.string(),
-                                   "--workers",
-                                   std::to_string(o.workers),
-                                   "--log-level",
-                                   "warn"};
-  if (!seeds.empty()) args.insert(args.end(), {"--seeds", seeds});
-  return args;
 }
 
 /// `count` fresh ids (with `prefix`) whose shard `owner` owns among `hosts`, by the placement
@@ -118,68 +57,17 @@ std::vector<std::string> ids_owned_by(const std::string& owner, std::vector<std:
   return ids;
 }
 
-/// One measured phase: the Mesh runs and the raw runs interleaved with them, with the CPU that
-/// the serving processes spent per operation.
-template <class Result>
-struct paired {
-  Result mesh, raw;
-  std::optional<double> cpu_us, raw_cpu_us;
-  std::string cpu_detail;  ///< per host, for the progress line
-};
-
-uint64_t ops_of(const run_result& r) { return r.completed; }
-uint64_t ops_of(const std::vector<int64_t>& samples) { return samples.size(); }
-void append(run_result& to, const run_result& r) {
-  to.completed += r.completed;
-  to.seconds += r.seconds;
-}
-void append(std::vector<int64_t>& to, const std::vector<int64_t>& samples) {
-  to.insert(to.end(), samples.begin(), samples.end());
-}
-
-/// Splits `count` operations into `rounds` and alternates a Mesh round (`run(n)`) with a raw
-/// round (`raw_run(n)`), so that a change of load on the shared machine hits both alike. CPU
-/// time of `hosts` is summed over the Mesh rounds, the echo's over the raw rounds.
-template <class Run, class RawRun>
-auto measure_pair(const std::vector<int>& hosts, int echo_pid, uint64_t count, uint64_t rounds,
-                  Run&& run, RawRun&& raw_run) {
-  paired<decltype(run(uint64_t{1}))> p;
-  std::vector<double> host_cpu(hosts.size(), 0.0);
-  double echo_cpu = 0;
-  rounds = std::max<uint64_t>(1, std::min(rounds, count));
-  for (uint64_t r = 0; r < rounds; ++r) {
-    const uint64_t n = count / rounds + (r < count % rounds ? 1 : 0);
-    std::vector<double> before;
-    for (int pid : hosts) before.push_back(cpu_seconds(pid));
-    append(p.mesh, run(n));
-    for (size_t i = 0; i < hosts.size(); ++i) host_cpu[i] += cpu_seconds(hosts[i]) - before[i];
-    const double echo_before = cpu_seconds(echo_pid);
-    append(p.raw, raw_run(n));
-    echo_cpu += cpu_seconds(echo_pid) - echo_before;
-  }
-  const double ops = static_cast<double>(ops_of(p.mesh));
-  double total = 0;
-  for (size_t i = 0; i < hosts.size(); ++i) {
-    const double us = ops > 0 ? host_cpu[i] * 1e6 / ops : 0;
-    total += us;
-    p.cpu_detail += (i == 0 ? "A " : ", B ") + fixed(us, 2);
-  }
-  if (ops > 0) p.cpu_us = total;
-  const double raw_ops = static_cast<double>(ops_of(p.raw));
-  if (raw_ops > 0) p.raw_cpu_us = echo_cpu * 1e6 / raw_ops;
-  return p;
-}
-
 }  // namespace
 
-void run_cluster(const bench_options& o, const std::string& self, bench_report& report) {
+void run_cluster(const bench_options& o, const std::string& self, bench_report& report,
+                 const std::string& mode) {
   temp_dir dir;
   const milliseconds start_timeout(15'000), converge_timeout(15'000);
   zmq::context_t context(1);
 
   // Host A, then its gossip endpoint (the first view reaches the server just after the ready
   // file, so the members op may not name it at once).
-  child_process a(meshd_args(o, name_a, dir.path() / "a.ready", ""), dir.path() / "a.ready",
+  child_process a(meshd_args(o, name_a, dir.path() / "a.ready", "", "bench"), dir.path() / "a.ready",
                   dir.path() / "a.log", start_timeout);
   mesh_load a_ctl({a.endpoint()}, false, o);
   std::string gossip_a;
@@ -188,7 +76,7 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   progress(mode, "started meshd A " + name_a + " (pid " + std::to_string(a.pid()) + ") on " +
                      a.endpoint() + ", gossip " + gossip_a);
 
-  child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a), dir.path() / "b.ready",
+  child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a, "bench"), dir.path() / "b.ready",
                   dir.path() / "b.log", start_timeout);
   mesh_load b_ctl({b.endpoint()}, false, o);
   progress(mode, "started meshd B " + name_b + " (pid " + std::to_string(b.pid()) + ") on " +
@@ -198,7 +86,7 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   const std::set<std::string> both = {name_a, name_b};
   if (!wait_until(
           [&] {
-            const view va = view_of(a_ctl), vb = view_of(b_ctl);
+            const cluster_view va = view_of(a_ctl), vb = view_of(b_ctl);
             return va.alive == both && vb.alive == both && va.epoch != 0 && va.epoch == vb.epoch;
           },
           converge_timeout))
@@ -354,7 +242,7 @@ namespace mesh::bench {
 void run_scale(const bench_options& o, const std::string& self, bench_report& report) {
   const std::string scale_mode = "scale";
   temp_dir dir;
-  const milliseconds start_timeout(15'000), converge_timeout(15'000);
+  const milliseconds start_timeout(15'000);
   zmq::context_t context(1);
   child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
                       (dir.path() / "echo.ready").string()},
@@ -362,8 +250,7 @@ void run_scale(const bench_options& o, const std::string& self, bench_report& re
   dealer raw(context, echo.endpoint(), o);
 
   const std::vector<std::string> names = {"scale-a", "scale-b", "scale-c"};
-  std::vector<std::unique_ptr<child_process>> hosts;
-  std::string seed_gossip;
+  meshd_cluster hosts(o, dir.path());
   const std::string run = "s" + std::to_string(::getpid()) + "-" +
                           std::to_string(clock::now().time_since_epoch().count() % 1'000'000) + "-";
   std::vector<std::string> ids;
@@ -374,27 +261,14 @@ void run_scale(const bench_options& o, const std::string& self, bench_report& re
                                  "one smart client given only the first host's endpoint");
 
   for (size_t n = 1; n <= names.size(); ++n) {
-    const std::string& name = names[n - 1];
-    const auto ready = dir.path() / (name + ".ready");
-    hosts.push_back(std::make_unique<child_process>(
-        meshd_args(o, name, ready, seed_gossip), ready, dir.path() / (name + ".log"),
-        start_timeout));
-    mesh_load ctl({hosts.front()->endpoint()}, false, o);
-    if (seed_gossip.empty() &&
-        !wait_until([&] { return !(seed_gossip = view_of(ctl).self_gossip).empty(); },
-                    start_timeout))
-      throw std::runtime_error("host " + name + " reports no gossip endpoint");
-    const std::set<std::string> expected(names.begin(), names.begin() + static_cast<long>(n));
-    if (!wait_until([&] { return view_of(ctl).alive == expected; }, converge_timeout))
-      throw std::runtime_error(std::to_string(n) + " hosts did not converge");
+    hosts.add(names[n - 1], "bench");
 
     // A fresh smart client learns the n-host view; the warm-up activates every actor on its
     // owner (actors that moved to the new host start there).
-    mesh_load smart({hosts.front()->endpoint()}, true, o);
+    mesh_load smart({hosts.hosts().front()->endpoint()}, true, o);
     calls c("bench", "Echo", ids, payload);
     smart.pipeline(c, o.cluster_inflight, ids.size(), o.phase_limit);
-    std::vector<int> pids;
-    for (const auto& h : hosts) pids.push_back(h->pid());
+    const std::vector<int> pids = hosts.pids();
     progress(scale_mode, std::to_string(n) + " host(s): " +
                              thousands(static_cast<double>(o.cluster_calls)) + " calls over " +
                              thousands(static_cast<double>(ids.size())) + " Echo actors, " +
@@ -419,8 +293,7 @@ void run_scale(const bench_options& o, const std::string& self, bench_report& re
                 thr.mesh.rate(), "/s", true, thr.raw.rate(), std::nullopt, thr.mesh.completed,
                 thr.mesh.seconds, thr.cpu_us, thr.raw_cpu_us});
   }
-  bool clean = true;
-  for (auto it = hosts.rbegin(); it != hosts.rend(); ++it) clean &= (*it)->stop(milliseconds(15'000));
+  const bool clean = hosts.stop();
   echo.stop(milliseconds(5'000));
   if (!clean) throw std::runtime_error("a meshd did not stop on SIGTERM within 15 s (killed)");
 }

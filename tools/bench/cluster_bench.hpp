@@ -14,8 +14,10 @@ namespace mesh::bench {
 /// measures sequential latency and pipelined throughput of Echo calls to actors B owns, through
 /// A and directly to B, each beside the raw echo. Adds the figures to `report`; throws when a
 /// host does not start, the hosts do not converge, or a call fails. Every wait is bounded and
-/// only the processes started here are stopped (SIGTERM, then SIGKILL after a timeout).
-void run_cluster(const bench_options& options, const std::string& self, bench_report& report);
+/// only the processes started here are stopped (SIGTERM, then SIGKILL after a timeout). `mode`
+/// is the first column of the figures (the suite calls this W8).
+void run_cluster(const bench_options& options, const std::string& self, bench_report& report,
+                 const std::string& mode = "cluster");
 
 /// Starts one, two, then three meshd children (capability `bench`) and measures, at each size,
 /// pipelined Echo calls from one smart client (given only the first host's endpoint) beside the

@@ -1,5 +1,6 @@
 #include "dealer_load.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace mesh::bench {
@@ -18,8 +19,9 @@ double seconds_between(clock::time_point a, clock::time_point b) {
 }  // namespace
 
 client::actor_request calls::request(uint64_t i, std::chrono::milliseconds timeout) const {
-  return {capability_, module_, ids_[i % ids_.size()], client::view_of(payload_), std::nullopt,
-          timeout};
+  const size_t j = i % ids_.size();
+  const call_target& t = targets_[j % targets_.size()];
+  return {t.capability, t.module, ids_[j], client::view_of(t.payload), std::nullopt, timeout};
 }
 
 void calls::served(std::string_view host) {
@@ -28,16 +30,22 @@ void calls::served(std::string_view host) {
 }
 
 size_t calls::frame_size() const {
-  wire::request req;
-  req.kind = wire::op::call;
-  req.rid = uint64_t{1} << 40;  // a typical client rid: several bytes, as in real traffic
-  req.capability = capability_;
-  req.module = module_;
-  req.id = client::view_of(ids_[0]);
-  req.payload = client::view_of(payload_);
-  wire::buffer out;
-  wire::encode_request(out, req);
-  return out.size();
+  const size_t n = std::max<size_t>(1, std::min(targets_.size(), ids_.size()));
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const call_target& t = targets_[i % targets_.size()];
+    wire::request req;
+    req.kind = wire::op::call;
+    req.rid = uint64_t{1} << 40;  // a typical client rid: several bytes, as in real traffic
+    req.capability = t.capability;
+    req.module = t.module;
+    req.id = client::view_of(ids_[i % ids_.size()]);
+    req.payload = client::view_of(t.payload);
+    wire::buffer out;
+    wire::encode_request(out, req);
+    total += out.size();
+  }
+  return (total + n / 2) / n;
 }
 
 mesh_load::mesh_load(std::vector<std::string> endpoints, bool direct, const bench_options& options)

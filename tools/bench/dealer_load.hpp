@@ -15,25 +15,29 @@
 #include <zmq.hpp>
 
 #include "bench_options.hpp"
+#include "bench_report.hpp"
 #include "wire/wire.hpp"
 
 namespace mesh::bench {
 
-/// What one pipelined run did.
-struct run_result {
-  uint64_t completed = 0;
-  double seconds = 0;
-  double rate() const { return seconds > 0 ? static_cast<double>(completed) / seconds : 0; }
+/// What a call goes to: a module of a capability, and the payload it gets.
+struct call_target {
+  std::string capability, module;
+  std::vector<uint8_t> payload;
 };
 
-/// The calls of one phase: `module` of `capability` with `payload`, to ids[i % ids.size()].
-/// Counts the replies, and those served by one host when asked to.
+/// The calls of one phase: call i goes to ids[i % ids.size()], on targets[(i % ids.size()) %
+/// targets.size()] (so an id always goes to the same module). Counts the replies, and those
+/// served by one host when asked to.
 class calls {
  public:
-  /// `ids` must outlive this object.
+  /// One target. `ids` must outlive this object.
   calls(std::string_view capability, std::string_view module, std::span<const std::string> ids,
         std::vector<uint8_t> payload)
-      : capability_(capability), module_(module), ids_(ids), payload_(std::move(payload)) {}
+      : calls({{std::string(capability), std::string(module), std::move(payload)}}, ids) {}
+  /// Several targets. `ids` must outlive this object.
+  calls(std::vector<call_target> targets, std::span<const std::string> ids)
+      : targets_(std::move(targets)), ids_(ids) {}
 
   /// Counts, from now on, the replies whose `actor.host` is `host`.
   void count_replies_from(std::string host) { counted_host_ = std::move(host); }
@@ -44,13 +48,12 @@ class calls {
   client::actor_request request(uint64_t i, std::chrono::milliseconds timeout) const;
   /// Counts a successful reply.
   void served(std::string_view host);
-  /// The size of the frame of request 0: what the raw baseline sends.
+  /// The mean frame size of the first requests (one per target): what the raw baseline sends.
   size_t frame_size() const;
 
  private:
-  std::string_view capability_, module_;
+  std::vector<call_target> targets_;
   std::span<const std::string> ids_;
-  std::vector<uint8_t> payload_;
   std::optional<std::string> counted_host_;
   uint64_t from_counted_host_ = 0, replies_ = 0;
 };

@@ -1,16 +1,18 @@
-// mesh-bench: measures a Mesh host in-process (`local`), over ZeroMQ (`client`) and as a
-// two-host cluster (`cluster`), each phase bounded in time, and prints a summary table (or
-// JSON). Exits non-zero only when the benchmark itself breaks (a call fails, a host stops
+// mesh-bench: the performance suite (`suite`, also `all`: workloads W1-W8 and growth, each
+// in-process and over ZeroMQ beside a raw ZeroMQ echo), and the single modes `local`, `client`,
+// `cluster` and `scale`. Every phase is bounded in time; prints a summary table (or JSON). Exits non-zero only when the benchmark itself breaks (a call fails, a host stops
 // answering), never because of a number.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ctime>
+#include <algorithm>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "bench_options.hpp"
 #include "bench_report.hpp"
@@ -18,6 +20,7 @@
 #include "cluster_bench.hpp"
 #include "local_bench.hpp"
 #include "raw_echo.hpp"
+#include "suite_bench.hpp"
 
 namespace {
 
@@ -41,8 +44,8 @@ std::string load_average() {
 int main(int argc, char** argv) {
   mesh::bench::bench_options o;
   CLI::App app{
-      "mesh-bench: measures Mesh in-process (local) and over ZeroMQ (client, beside a raw "
-      "ZeroMQ echo). Progress on stderr, the summary on stdout."};
+      "mesh-bench: the Mesh performance suite (W1-W8 and growth, in-process and over ZeroMQ, "
+      "beside a raw ZeroMQ echo) and single modes. Progress on stderr, the summary on stdout."};
   app.require_subcommand(1);
   double duration_s = 3.0;
   app.add_flag("--quick", o.quick, "tiny counts: proves the benchmark works in a few seconds");
@@ -87,7 +90,20 @@ int main(int argc, char** argv) {
   scale->add_option("--calls", o.cluster_calls, "calls measured at each cluster size");
   scale->add_option("--actors", o.cluster_actors, "actors the calls go to");
   scale->add_option("--inflight", o.cluster_inflight, "calls in flight");
-  auto* all = app.add_subcommand("all", "local, client (with a meshd child), cluster, then scale");
+  std::vector<std::string> only;
+  auto add_suite_options = [&](CLI::App* cmd) {
+    cmd->add_option("--only", only, "workloads to run, e.g. W1,W4,growth (default: all)")
+        ->delimiter(',');
+    cmd->add_option("--rounds", o.cluster_rounds,
+                    "Mesh and raw echo rounds each paired phase alternates")
+        ->capture_default_str()
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1'000}));
+  };
+  auto* suite = app.add_subcommand(
+      "suite", "W1-W8 and growth, each in-process and over ZeroMQ, beside a raw ZeroMQ echo");
+  add_suite_options(suite);
+  auto* all = app.add_subcommand("all", "the same as suite");
+  add_suite_options(all);
   std::string echo_listen = "tcp://127.0.0.1:*", echo_ready;
   auto* echo = app.add_subcommand("raw-echo", "");  // internal: the raw baseline's server
   echo->group("");
@@ -99,6 +115,17 @@ int main(int argc, char** argv) {
     if (echo->parsed()) return mesh::bench::run_raw_echo(echo_listen, echo_ready);
     o.duration = std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000));
     if (o.quick) mesh::bench::make_quick(o);
+    for (std::string w : only) {
+      const auto& names = mesh::bench::suite_workloads();
+      if (w.size() == 2 && (w[0] == 'w')) w[0] = 'W';
+      if (w == "G" || w == "g" || w == "Growth") w = "growth";
+      if (std::find(names.begin(), names.end(), w) == names.end()) {
+        std::cerr << "mesh-bench: unknown workload in --only: " << w
+                  << " (expected W1..W8 or growth)" << std::endl;
+        return 2;
+      }
+      o.suite.only.insert(w);
+    }
 
     mesh::bench::bench_report report;
     report.note("date", now_utc());
@@ -106,10 +133,11 @@ int main(int argc, char** argv) {
     report.note("quick", o.quick);
     report.note("load_average_start", load_average());
     const std::string self = std::filesystem::canonical("/proc/self/exe").string();
-    if (local->parsed() || all->parsed()) mesh::bench::run_local(o, report);
-    if (client->parsed() || all->parsed()) mesh::bench::run_client(o, self, report);
-    if (cluster->parsed() || all->parsed()) mesh::bench::run_cluster(o, self, report);
-    if (scale->parsed() || all->parsed()) mesh::bench::run_scale(o, self, report);
+    if (suite->parsed() || all->parsed()) mesh::bench::run_suite(o, self, report);
+    if (local->parsed()) mesh::bench::run_local(o, report);
+    if (client->parsed()) mesh::bench::run_client(o, self, report);
+    if (cluster->parsed()) mesh::bench::run_cluster(o, self, report);
+    if (scale->parsed()) mesh::bench::run_scale(o, self, report);
     report.note("load_average_end", load_average());
     if (o.json) {
       std::cout << report.to_json().dump(2) << std::endl;
