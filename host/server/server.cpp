@@ -24,8 +24,13 @@ struct server::inbound : task {
   bool delimiter = false;
   /// Set when another host forwarded this request: the reply goes back with its header.
   bool forwarded = false;
+  /// Sent with "once": runs at most once per (rid, actor); see once_table.
+  bool once = false;
+  uint64_t actor_key = 0;
   uint64_t fseq = 0;
 };
+
+void server::inbound_deleter::operator()(inbound* in) const noexcept { delete in; }
 
 namespace {
 
@@ -217,6 +222,7 @@ void server::run() {
     run_due_retries(now);
     if (rebalance_pending_) rebalance();
     if (now >= next_sweep) {
+      once_.expire(now);
       if (size_t retired = runtime_->retire_idle(config_.idle_timeout); retired > 0)
         spdlog::debug("idle sweep: {} actors deactivated", retired);
       next_sweep = now + sweep_every;
@@ -338,6 +344,13 @@ void server::handle(std::unique_ptr<inbound> in) {
   }
   in->kind = req->kind;
   in->timeout_ms = req->timeout_ms;
+  if (req->once) {
+    in->once = true;
+    in->actor_key = wire::fmix64(wire::id_hash(req->id) ^
+                                 wire::id_hash(wire::bytes_view{
+                                     reinterpret_cast<const uint8_t*>(req->module.data()),
+                                     req->module.size()}));
+  }
   in->deadline = clock::now() + std::chrono::milliseconds(req->timeout_ms);
   route(std::move(in), *req);
 }
@@ -382,6 +395,21 @@ void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req
   if (!module) {
     send_error(*in, module.error().code, module.error().message);
     return;
+  }
+  if (in->once) {
+    if (auto* seen = once_.admit(in->rid, in->actor_key)) {
+      // A repeat of a request this host already runs or ran: never run it again.
+      if (in->kind == wire::op::cast) {
+        buffer_.clear();
+        wire::encode_ok(buffer_, in->rid);
+        send_reply(*in, zmq::message_t(buffer_.data(), buffer_.size()), outcome_ok);
+      } else if (seen->done) {
+        send_reply(*in, zmq::message_t(seen->reply.data(), seen->reply.size()), outcome_ok);
+      } else {
+        seen->waiters.emplace_back(in.release());
+      }
+      return;
+    }
   }
   in->payload = req.payload;
   in->init_arg = req.init_arg;
@@ -995,6 +1023,18 @@ void server::drain_completions() {
   completed_.clear();
   completions_.take_all(completed_);
   for (inbound* in : completed_) {
+    if (in->once) {
+      // Repeats that waited for this request get its reply; later ones get it from the table.
+      const std::string_view reply =
+          in->kind == wire::op::call ? std::string_view(in->reply.data<char>(), in->reply.size())
+                                     : std::string_view();
+      for (auto& waiter : once_.finish(in->rid, in->actor_key, reply, clock::now())) {
+        if (reply.empty())
+          send_error(*waiter, wire::error_code::internal, "could not encode the reply");
+        else
+          send_reply(*waiter, zmq::message_t(reply.data(), reply.size()), in->outcome);
+      }
+    }
     if (in->kind == wire::op::call) {
       auto it = pending_calls_.find(in->seq);
       if (it != pending_calls_.end()) {

@@ -32,6 +32,7 @@
 #include "runtime/runtime.hpp"
 #include "runtime/task_queue.hpp"
 #include "server/host_config.hpp"
+#include "server/once_table.hpp"
 #include "server/host_stats.hpp"
 #include "wire/wire.hpp"
 
@@ -177,6 +178,12 @@ class server final : public completion_sink {
   uint64_t next_seq_ = 1;
   size_t inflight_ = 0;
   std::unordered_map<uint64_t, inbound*> pending_calls_;
+  /// Requests sent with "once", kept a minute after they finish (at most 65,536 of them).
+  /// Deletes an inbound where it is a complete type (server.cpp).
+  struct inbound_deleter {
+    void operator()(inbound* in) const noexcept;
+  };
+  once_table<std::unique_ptr<inbound, inbound_deleter>> once_{65'536, std::chrono::seconds(60)};
   std::map<uint32_t, std::deque<timer_entry>> timers_;  // timeout_ms -> calls in deadline order
   std::vector<inbound*> completed_;
   std::vector<plugin_event> events_;

@@ -153,6 +153,9 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
       if (v.type == msgpack::type::NIL) continue;
       if (v.type != msgpack::type::BIN) return bad("\"init\" must be binary (one encoded MessagePack object)");
       req.init_arg = bytes_of(v);
+    } else if (key == "once") {
+      if (v.type != msgpack::type::BOOLEAN) return bad("\"once\" must be a boolean");
+      req.once = v.via.boolean;
     } else if (key == "timeout_ms") {
       if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_timeout_ms)
         return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
@@ -223,7 +226,8 @@ void encode_request(buffer& out, const request& req) {
   msgpack::packer<buffer> pk(out);
   uint32_t n = 3;  // v, op, rid
   const bool actor_op = req.kind == op::call || req.kind == op::cast;
-  if (actor_op) n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1);
+  if (actor_op)
+    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 1 : 0);
   if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities ||
       req.kind == op::nodes_for)
     n += 1;
@@ -251,6 +255,10 @@ void encode_request(buffer& out, const request& req) {
     if (!req.init_arg.empty()) {
       pack_string(pk, "init");
       pack_bin(pk, req.init_arg);
+    }
+    if (req.once) {
+      pack_string(pk, "once");
+      pk.pack_true();
     }
   }
   if (req.kind == op::call) {

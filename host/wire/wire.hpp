@@ -99,6 +99,9 @@ struct request {
   bytes_view payload;  ///< one MessagePack object, empty = nil
   bytes_view init_arg; ///< one MessagePack object, empty = none given
   uint32_t timeout_ms = default_timeout_ms;
+  /// call and cast: the rid is unique to this request (not only on its connection), so the
+  /// owner may run it at most once and answer a repeat with the same reply.
+  bool once = false;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
   uint32_t limit = default_actors_limit;       ///< actors only: page size
   bytes_view after;  ///< actors only: the cursor of the previous page (empty = first page)

@@ -319,3 +319,53 @@ TEST_CASE("the client example program calls every example actor through a two-ho
   CHECK(out.find("routed directly to the owner: 200") != std::string::npos);
   CHECK(out.find("through a host: 1\n") != std::string::npos);
 }
+
+TEST_CASE("a request sent with once runs once however often it arrives") {
+  single_host h;
+  client raw(h.host->endpoint());  // the tests' own encoder, not the client library
+  auto info_calls = [&] {
+    auto r = raw.call("probe", "Probe", "p", {{"op", "info"}});
+    REQUIRE(r.ok);
+    return r.body["calls"].get<int>();
+  };
+  // Twice back to back while the first still sleeps: both get the one reply.
+  auto sleep = client::make(mesh::wire::op::call, "probe", "Probe", "p");
+  sleep.once = true;
+  sleep.rid = 1'000'001;
+  raw.send(sleep, json{{"op", "sleep"}, {"ms", 300}});
+  raw.send(sleep, json{{"op", "sleep"}, {"ms", 300}});
+  auto first = raw.expect(sleep.rid, 10s);
+  auto second = raw.expect(sleep.rid, 10s);
+  REQUIRE(first.ok);
+  REQUIRE(second.ok);
+  CHECK(first.body == json{{"slept", 300}});
+  CHECK(second.body == first.body);
+  CHECK(second.activation == first.activation);
+  CHECK(info_calls() == 2);  // the sleep once, and this info
+
+  // Later: the stored reply, without running.
+  raw.send(sleep, json{{"op", "sleep"}, {"ms", 300}});
+  auto later = raw.expect(sleep.rid, 10s);
+  REQUIRE(later.ok);
+  CHECK(later.body == first.body);
+  CHECK(info_calls() == 3);
+
+  // A repeated cast is acknowledged and not run.
+  auto incr = client::make(mesh::wire::op::cast, "probe", "Probe", "p");
+  incr.once = true;
+  incr.rid = 1'000'002;
+  for (int i = 0; i < 3; ++i) {
+    raw.send(incr, json{{"op", "incr"}});
+    CHECK(raw.expect(incr.rid, 10s).ok);
+  }
+  CHECK(info_calls() == 5);  // one incr, one more info
+
+  // The same rid without once is an ordinary request each time.
+  auto plain = client::make(mesh::wire::op::call, "probe", "Probe", "p");
+  plain.rid = 1'000'001;
+  raw.send(plain, json{{"op", "info"}});
+  raw.expect(plain.rid, 10s);
+  raw.send(plain, json{{"op", "info"}});
+  raw.expect(plain.rid, 10s);
+  CHECK(info_calls() == 8);
+}

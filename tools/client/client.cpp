@@ -550,6 +550,9 @@ tl::expected<wire::request, error> actor_wire_request(wire::op kind, const actor
   const milliseconds timeout = r.timeout.count() > 0 ? r.timeout : default_timeout;
   req.timeout_ms = static_cast<uint32_t>(
       std::clamp<milliseconds::rep>(timeout.count(), 1, wire::max_timeout_ms));
+  // Request ids start at a random point and count up: unique enough that the owner may run a
+  // re-sent request at most once.
+  req.once = true;
   return req;
 }
 
