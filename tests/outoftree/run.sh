@@ -6,7 +6,8 @@
 # with CMAKE_PREFIX_PATH=<work>/prefix, and checks that <work>/build/liboutoftree_hello.so exists
 # and exports the plugin entry points. Given <meshd> and <meshctl>, it then starts that meshd on
 # tcp://127.0.0.1:* with a temporary plugin directory holding only that plugin, calls module
-# Hello through meshctl, and stops the host with SIGTERM (SIGKILL if it does not exit in time).
+# Hello through meshctl and through hello_client (a program built against the installed
+# Mesh::client), and stops the host with SIGTERM (SIGKILL if it does not exit in time).
 # Every wait is bounded and the host is stopped on every exit path. Prints the plugin's path on
 # success; exits non-zero with a message naming the failed step otherwise.
 set -uo pipefail
@@ -146,6 +147,12 @@ grep -qF '"ok":true' <<< "$reply" || serve_fail "meshctl call did not succeed: $
 grep -qF '"reply":{"hello":"bob"}' <<< "$reply" ||
   serve_fail "the reply does not contain \"hello\":\"bob\": $reply"
 
+# The client program built against the installed Mesh::client calls the same actor.
+client_out=$(timeout -s KILL 60 "$plugin_build/hello_client" "$endpoint" carol 2>&1) ||
+  serve_fail "hello_client (built against Mesh::client) exited $?: $client_out"
+grep -qF '{"hello":"carol"}' <<< "$client_out" ||
+  serve_fail "hello_client did not get {\"hello\":\"carol\"}: $client_out"
+
 kill -TERM "$meshd_pid" 2> /dev/null
 wait_gone "$meshd_pid" 150 || serve_fail "meshd did not exit within 15 s of SIGTERM"
 wait "$meshd_pid"
@@ -155,3 +162,4 @@ meshd_pid=""
 
 echo "$plugin"
 echo "$reply"
+echo "$client_out"
