@@ -344,7 +344,10 @@ void server::handle(std::unique_ptr<inbound> in) {
   }
   in->kind = req->kind;
   in->timeout_ms = req->timeout_ms;
-  if (req->once) {
+  // A repeat can reach the same activation only through a forward (the first attempt went
+  // through a host that failed) or as a re-send itself: only those are remembered, so the
+  // direct first attempt of a smart client costs nothing here.
+  if (req->once && (in->forwarded || req->retry)) {
     in->once = true;
     in->actor_key = wire::fmix64(wire::id_hash(req->id) ^
                                  wire::id_hash(wire::bytes_view{

@@ -156,6 +156,9 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
     } else if (key == "once") {
       if (v.type != msgpack::type::BOOLEAN) return bad("\"once\" must be a boolean");
       req.once = v.via.boolean;
+    } else if (key == "retry") {
+      if (v.type != msgpack::type::BOOLEAN) return bad("\"retry\" must be a boolean");
+      req.retry = v.via.boolean;
     } else if (key == "timeout_ms") {
       if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_timeout_ms)
         return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
@@ -227,7 +230,7 @@ void encode_request(buffer& out, const request& req) {
   uint32_t n = 3;  // v, op, rid
   const bool actor_op = req.kind == op::call || req.kind == op::cast;
   if (actor_op)
-    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 1 : 0);
+    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 2 : 0);
   if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities ||
       req.kind == op::nodes_for)
     n += 1;
@@ -293,6 +296,14 @@ void encode_request(buffer& out, const request& req) {
     pack_string(pk, "caps");
     pk.pack_array(static_cast<uint32_t>(req.capabilities.size()));
     for (auto c : req.capabilities) pack_string(pk, c);
+  }
+  if (actor_op && req.once) {
+    // Last, so that a client can mark a re-send by flipping the frame's final byte.
+    pack_string(pk, "retry");
+    if (req.retry)
+      pk.pack_true();
+    else
+      pk.pack_false();
   }
 }
 

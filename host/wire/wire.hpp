@@ -102,6 +102,9 @@ struct request {
   /// call and cast: the rid is unique to this request (not only on its connection), so the
   /// owner may run it at most once and answer a repeat with the same reply.
   bool once = false;
+  /// With once: this is a re-send. The encoder packs it as the map's last entry, so the frame's
+  /// final byte is its value (0xc2 false, 0xc3 true).
+  bool retry = false;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
   uint32_t limit = default_actors_limit;       ///< actors only: page size
   bytes_view after;  ///< actors only: the cursor of the previous page (empty = first page)

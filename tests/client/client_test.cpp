@@ -320,7 +320,7 @@ TEST_CASE("the client example program calls every example actor through a two-ho
   CHECK(out.find("through a host: 1\n") != std::string::npos);
 }
 
-TEST_CASE("a request sent with once runs once however often it arrives") {
+TEST_CASE("a re-sent request with once runs once however often it arrives") {
   single_host h;
   client raw(h.host->endpoint());  // the tests' own encoder, not the client library
   auto info_calls = [&] {
@@ -331,6 +331,7 @@ TEST_CASE("a request sent with once runs once however often it arrives") {
   // Twice back to back while the first still sleeps: both get the one reply.
   auto sleep = client::make(mesh::wire::op::call, "probe", "Probe", "p");
   sleep.once = true;
+  sleep.retry = true;  // remembered: a re-send (or a forward), not a smart client's first try
   sleep.rid = 1'000'001;
   raw.send(sleep, json{{"op", "sleep"}, {"ms", 300}});
   raw.send(sleep, json{{"op", "sleep"}, {"ms", 300}});
@@ -353,6 +354,7 @@ TEST_CASE("a request sent with once runs once however often it arrives") {
   // A repeated cast is acknowledged and not run.
   auto incr = client::make(mesh::wire::op::cast, "probe", "Probe", "p");
   incr.once = true;
+  incr.retry = true;
   incr.rid = 1'000'002;
   for (int i = 0; i < 3; ++i) {
     raw.send(incr, json{{"op", "incr"}});
@@ -368,4 +370,15 @@ TEST_CASE("a request sent with once runs once however often it arrives") {
   raw.send(plain, json{{"op", "info"}});
   raw.expect(plain.rid, 10s);
   CHECK(info_calls() == 8);
+
+  // A first attempt sent straight to the owner is not remembered (nothing can repeat it there),
+  // so that the smart client's fast path costs nothing.
+  auto first_try = client::make(mesh::wire::op::call, "probe", "Probe", "p");
+  first_try.once = true;
+  first_try.rid = 1'000'003;
+  raw.send(first_try, json{{"op", "info"}});
+  raw.expect(first_try.rid, 10s);
+  raw.send(first_try, json{{"op", "info"}});
+  raw.expect(first_try.rid, 10s);
+  CHECK(info_calls() == 11);
 }

@@ -146,3 +146,33 @@ TEST_CASE("every error code has a wire name that parses back") {
   }
   CHECK_FALSE(error_code_from_string("no_such_code").has_value());
 }
+
+TEST_CASE("once requests end with the retry flag, so a re-send flips one byte") {
+  request req;
+  req.kind = op::call;
+  req.rid = 77;
+  req.capability = "counter";
+  req.module = "Counter";
+  const std::string id = "c1";
+  req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
+  req.once = true;
+  buffer out;
+  encode_request(out, req);
+  std::string frame(out.data(), out.size());
+  REQUIRE(static_cast<uint8_t>(frame.back()) == 0xc2);
+  msgpack::zone zone;
+  auto first = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), zone);
+  REQUIRE(first.has_value());
+  CHECK(first->once);
+  CHECK_FALSE(first->retry);
+  frame.back() = '\xc3';
+  auto again = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), zone);
+  REQUIRE(again.has_value());
+  CHECK(again->once);
+  CHECK(again->retry);
+  CHECK(again->rid == 77);
+  // "once" must be a boolean: {"v":1,"op":"call","cap":"c","mod":"m","id":"i","once":1}
+  const std::string bad =
+      "\x86\xa1v\x01\xa2op\xa4call\xa3\x63\x61p\xa1\x63\xa3mod\xa1m\xa2id\xa1i\xa4once\x01";
+  CHECK_FALSE(decode(bad, zone).has_value());
+}

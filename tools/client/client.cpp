@@ -194,6 +194,7 @@ struct client::impl {
     peer* target = nullptr;     ///< where the last attempt went (nullptr: waiting to resend)
     clock::time_point deadline;
     uint32_t attempts = 0;
+    bool marks_retry = false;   ///< encoded with once: a re-send flips the final byte
     reply_handler done;
   };
 
@@ -323,7 +324,11 @@ struct client::impl {
     } else {
       target = any_peer();
     }
-    if (p.attempts++ > 0) ++counters.retries;
+    if (p.attempts++ > 0) {
+      ++counters.retries;
+      // Mark the re-send ("retry": true is the frame's last byte, see wire::request::retry).
+      if (p.marks_retry && p.frame.back() == '\xc2') p.frame.back() = '\xc3';
+    }
     bool sent = false;
     try {
       sent = target->socket.send(zmq::const_buffer(p.frame.data(), p.frame.size()),
@@ -582,6 +587,7 @@ void client::call_async_view(const actor_request& r, reply_handler done) {
   p.capability = r.capability;
   p.key_hash = wire::id_hash(req->id);
   p.deadline = clock::now() + milliseconds{req->timeout_ms} + reply_margin;
+  p.marks_retry = true;
   p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
     if (v && (!v->decoded.has_actor || v->decoded.body.empty()))
       done(missing_field("call", v->decoded.has_actor ? "reply" : "actor"));
@@ -611,6 +617,7 @@ void client::cast_async(const actor_request& r, cast_handler done) {
   p.capability = r.capability;
   p.key_hash = wire::id_hash(req->id);
   p.deadline = clock::now() + (r.timeout.count() > 0 ? r.timeout : impl_->opts.timeout);
+  p.marks_retry = true;
   p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
     if (!v)
       done(tl::unexpected(std::move(v.error())));
