@@ -13,8 +13,8 @@ seconds=${1:-30}
 shift || true
 build=${MESH_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${MESH_JOBS:-$(nproc)}
-targets=(${MESH_FUZZ_TARGETS:-request_envelope reply_envelope forward_header gossip_message
-         discovery_beacon client_json})
+read -r -a targets <<< "${MESH_FUZZ_TARGETS:-request_envelope reply_envelope forward_header \
+gossip_message discovery_beacon client_json}"
 
 mkdir -p "$build"
 CC=${MESH_FUZZ_CC:-clang} CXX=${MESH_FUZZ_CXX:-clang++} \
