@@ -145,6 +145,9 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
     } else if (key == "id") {
       if (!is_bytes(v)) return bad("\"id\" must be a string or binary");
       req.id = bytes_of(v);
+      // A bin id is held to the string limit too: it goes back to clients as a str.
+      if (req.id.size > limits.max_string)
+        return bad("\"id\" is longer than " + std::to_string(limits.max_string) + " bytes");
     } else if (key == "payload") {
       if (v.type == msgpack::type::NIL) continue;
       if (v.type != msgpack::type::BIN) return bad("\"payload\" must be binary (one encoded MessagePack object)");
@@ -437,7 +440,8 @@ tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpac
         const std::string_view akey = str_of(ak);
         if (akey == "host" && is_str(av)) rep.actor.host = str_of(av);
         if (akey == "mod" && is_str(av)) rep.actor.module = str_of(av);
-        if (akey == "id" && is_bytes(av)) rep.actor.id = bytes_of(av);
+        if (akey == "id" && is_bytes(av) && bytes_of(av).size <= limits.max_string)
+          rep.actor.id = bytes_of(av);
         if (akey == "act" && is_uint(av)) rep.actor.activation = av.via.u64;
       }
     } else if (key == "error" && v.type == msgpack::type::MAP) {

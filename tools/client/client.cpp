@@ -157,6 +157,10 @@ json to_json(const msgpack::object& o) {
       json out = json::object();
       for (uint32_t i = 0; i < o.via.map.size; ++i) {
         const auto& kv = o.via.map.ptr[i];
+        // A key that is an array or a map has no JSON form; dumping it as text would escape
+        // every level again and grow the output exponentially with the nesting.
+        if (kv.key.type == msgpack::type::ARRAY || kv.key.type == msgpack::type::MAP)
+          throw std::invalid_argument("a map key is an array or a map, which JSON cannot show");
         std::string key =
             kv.key.type == msgpack::type::STR
                 ? std::string(str_of(kv.key))
