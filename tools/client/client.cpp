@@ -173,6 +173,28 @@ json to_json(const msgpack::object& o) {
   return nullptr;
 }
 
+/// Validates an actor request and turns it into a wire request; the error names what is wrong.
+tl::expected<wire::request, error> actor_wire_request(wire::op kind, const actor_request& r,
+                                                      milliseconds default_timeout) {
+  if (r.capability.empty() || r.module.empty() || r.id.empty())
+    return tl::unexpected(
+        client_error("bad_argument", "capability, module and id must not be empty"));
+  wire::request req;
+  req.kind = kind;
+  req.capability = r.capability;
+  req.module = r.module;
+  req.id = view_of(r.id);
+  req.payload = r.payload;
+  if (r.init) req.init_arg = *r.init;
+  const milliseconds timeout = r.timeout.count() > 0 ? r.timeout : default_timeout;
+  req.timeout_ms = static_cast<uint32_t>(
+      std::clamp<milliseconds::rep>(timeout.count(), 1, wire::max_timeout_ms));
+  // Request ids start at a random point and count up: unique enough that the owner may run a
+  // re-sent request at most once.
+  req.once = true;
+  return req;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -288,9 +310,9 @@ struct client::impl {
     return &t.hosts[t.owner_of[key_hash % shards()]];
   }
 
-  /// Encodes `req` under a fresh request id and registers it; returns the rid. Request ids
-  /// start at a random point so that two clients' ids do not meet in a host's logs.
-  uint64_t enqueue(wire::request req, pending p) {
+  /// Encodes `req` under a fresh request id, registers it and sends it. Request ids start at a
+  /// random point so that two clients' ids do not meet in a host's logs.
+  void submit(wire::request req, pending p) {
     if (next_rid == 0) next_rid = 1;
     const uint64_t rid = next_rid++;
     req.rid = rid;
@@ -300,8 +322,26 @@ struct client::impl {
     p.kind = req.kind;
     if (!p.internal) ++user_pending;
     deadlines.emplace(p.deadline, rid);
-    requests.emplace(rid, std::move(p));
-    return rid;
+    dispatch(rid, requests.emplace(rid, std::move(p)).first->second);
+  }
+
+  /// A call or cast: validated, keyed for routing, marked `once`, sent.
+  void submit_actor(wire::op kind, const actor_request& r, reply_handler done) {
+    auto req = actor_wire_request(kind, r, opts.timeout);
+    if (!req) {
+      done(tl::unexpected(std::move(req.error())));
+      return;
+    }
+    pending p;
+    p.capability = r.capability;
+    p.key_hash = wire::id_hash(req->id);
+    // A call waits for the host's own timeout reply; a cast only for the acknowledgement.
+    p.deadline = clock::now() + (kind == wire::op::call
+                                     ? milliseconds{req->timeout_ms} + reply_margin
+                                     : (r.timeout.count() > 0 ? r.timeout : opts.timeout));
+    p.marks_retry = true;
+    p.done = std::move(done);
+    submit(*req, std::move(p));
   }
 
   /// Sends (or re-sends) request `rid` to where it belongs now.
@@ -465,8 +505,7 @@ struct client::impl {
       auto info = parse_members(*r->decoded.envelope);
       if (info) apply_view(std::move(*info));
     };
-    const uint64_t rid = enqueue(req, std::move(p));
-    dispatch(rid, requests.at(rid));
+    submit(req, std::move(p));
   }
 
   /// Fails requests whose deadline passed, re-sends those whose back-off ended, and refreshes
@@ -543,28 +582,6 @@ struct client::impl {
 
 namespace {
 
-/// Validates an actor request and turns it into a wire request; the error names what is wrong.
-tl::expected<wire::request, error> actor_wire_request(wire::op kind, const actor_request& r,
-                                                      milliseconds default_timeout) {
-  if (r.capability.empty() || r.module.empty() || r.id.empty())
-    return tl::unexpected(
-        client_error("bad_argument", "capability, module and id must not be empty"));
-  wire::request req;
-  req.kind = kind;
-  req.capability = r.capability;
-  req.module = r.module;
-  req.id = view_of(r.id);
-  req.payload = r.payload;
-  if (r.init) req.init_arg = *r.init;
-  const milliseconds timeout = r.timeout.count() > 0 ? r.timeout : default_timeout;
-  req.timeout_ms = static_cast<uint32_t>(
-      std::clamp<milliseconds::rep>(timeout.count(), 1, wire::max_timeout_ms));
-  // Request ids start at a random point and count up: unique enough that the owner may run a
-  // re-sent request at most once.
-  req.once = true;
-  return req;
-}
-
 call_result owned(const reply_view& v) {
   call_result out;
   out.reply.assign(v.decoded.body.data, v.decoded.body.data + v.decoded.body.size);
@@ -582,24 +599,12 @@ client::client(std::vector<std::string> endpoints, options opts)
 client::~client() = default;
 
 void client::call_async_view(const actor_request& r, reply_handler done) {
-  auto req = actor_wire_request(wire::op::call, r, impl_->opts.timeout);
-  if (!req) {
-    done(tl::unexpected(std::move(req.error())));
-    return;
-  }
-  impl::pending p;
-  p.capability = r.capability;
-  p.key_hash = wire::id_hash(req->id);
-  p.deadline = clock::now() + milliseconds{req->timeout_ms} + reply_margin;
-  p.marks_retry = true;
-  p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
+  impl_->submit_actor(wire::op::call, r, [done = std::move(done)](tl::expected<reply_view, error> v) {
     if (v && (!v->decoded.has_actor || v->decoded.body.empty()))
       done(missing_field("call", v->decoded.has_actor ? "reply" : "actor"));
     else
       done(std::move(v));
-  };
-  const uint64_t rid = impl_->enqueue(*req, std::move(p));
-  impl_->dispatch(rid, impl_->requests.at(rid));
+  });
 }
 
 void client::call_async(const actor_request& r, call_handler done) {
@@ -612,24 +617,12 @@ void client::call_async(const actor_request& r, call_handler done) {
 }
 
 void client::cast_async(const actor_request& r, cast_handler done) {
-  auto req = actor_wire_request(wire::op::cast, r, impl_->opts.timeout);
-  if (!req) {
-    done(tl::unexpected(std::move(req.error())));
-    return;
-  }
-  impl::pending p;
-  p.capability = r.capability;
-  p.key_hash = wire::id_hash(req->id);
-  p.deadline = clock::now() + (r.timeout.count() > 0 ? r.timeout : impl_->opts.timeout);
-  p.marks_retry = true;
-  p.done = [done = std::move(done)](tl::expected<reply_view, error> v) {
+  impl_->submit_actor(wire::op::cast, r, [done = std::move(done)](tl::expected<reply_view, error> v) {
     if (!v)
       done(tl::unexpected(std::move(v.error())));
     else
       done({});
-  };
-  const uint64_t rid = impl_->enqueue(*req, std::move(p));
-  impl_->dispatch(rid, impl_->requests.at(rid));
+  });
 }
 
 void client::request_async(const wire::request& req, reply_handler done, std::string_view endpoint,
@@ -649,8 +642,7 @@ void client::request_async(const wire::request& req, reply_handler done, std::st
         "bad_argument", "cannot connect to \"" + std::string(endpoint) + "\": " + e.what())));
     return;
   }
-  const uint64_t rid = impl_->enqueue(req, std::move(p));
-  impl_->dispatch(rid, impl_->requests.at(rid));
+  impl_->submit(req, std::move(p));
 }
 
 size_t client::poll(milliseconds wait) { return impl_->poll(wait); }
