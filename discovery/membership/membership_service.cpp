@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "mesh/discovery/source_address.hpp"
+
 namespace mesh::discovery {
 namespace {
 
@@ -104,7 +106,7 @@ void membership_service::connect_new(const std::vector<std::string>& endpoints) 
   for (const auto& ep : endpoints) {
     if (ep == gossip_endpoint_ || connected_.count(ep) != 0) continue;
     try {
-      sub_.connect(ep);
+      sub_.connect(connect_from(gossip_endpoint_, ep));
       connected_.insert(ep);
     } catch (const zmq::error_t& e) {
       spdlog::warn("gossip subscribe failed: {} reason={}", ep, quoted(e.what()));

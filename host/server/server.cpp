@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include <mesh/discovery/source_address.hpp>
+
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -452,7 +454,7 @@ server::peer_link& server::peer(const discovery::member_record& owner) {
   s.set(zmq::sockopt::immediate, 1);  // never queue for a peer we are not connected to
   s.set(zmq::sockopt::sndhwm, 100'000);
   s.set(zmq::sockopt::rcvhwm, 100'000);
-  s.connect(owner.endpoint);
+  s.connect(discovery::connect_from(endpoint_, owner.endpoint));
   poll_items_dirty_ = true;
   return peers_.emplace(owner.name, peer_link{std::move(s), owner.endpoint}).first->second;
 }

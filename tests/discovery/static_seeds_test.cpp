@@ -6,6 +6,7 @@
 
 #include "gossip_endpoint.hpp"
 #include "mesh/discovery/seed_source.hpp"
+#include "mesh/discovery/source_address.hpp"
 
 using namespace mesh::discovery;
 
@@ -61,5 +62,26 @@ TEST_SUITE("static") {
     CHECK(make_gossip_endpoint("10.0.0.2", 7101) == "tcp://10.0.0.2:7101");
     CHECK(make_gossip_endpoint("fd00::2", 7101) == "tcp://[fd00::2]:7101");
     CHECK(is_gossip_endpoint(make_gossip_endpoint("fd00::2", 7101)));
+  }
+}
+
+TEST_SUITE("source address") {
+  TEST_CASE("a host on one address connects to its peers from that address") {
+    CHECK(connect_from("tcp://127.0.0.2:7100", "tcp://127.0.0.3:7200") ==
+          "tcp://127.0.0.2:0;127.0.0.3:7200");
+    CHECK(connect_from("tcp://10.1.2.3:7100", "tcp://10.1.2.4:7100") ==
+          "tcp://10.1.2.3:0;10.1.2.4:7100");
+    CHECK(connect_from("tcp://127.0.0.2:7100", "tcp://localhost:7200") ==
+          "tcp://127.0.0.2:0;localhost:7200");
+  }
+  TEST_CASE("wildcards, names, IPv6 and loopback-to-elsewhere connect as given") {
+    CHECK(connect_from("tcp://0.0.0.0:7100", "tcp://127.0.0.3:7200") == "tcp://127.0.0.3:7200");
+    CHECK(connect_from("tcp://*:7100", "tcp://127.0.0.3:7200") == "tcp://127.0.0.3:7200");
+    CHECK(connect_from("tcp://mesh-1:7100", "tcp://127.0.0.3:7200") == "tcp://127.0.0.3:7200");
+    CHECK(connect_from("tcp://[::1]:7100", "tcp://[::1]:7200") == "tcp://[::1]:7200");
+    CHECK(connect_from("tcp://127.0.0.2:7100", "tcp://10.0.0.9:7200") == "tcp://10.0.0.9:7200");
+    CHECK(connect_from("ipc:///tmp/x", "tcp://127.0.0.3:7200") == "tcp://127.0.0.3:7200");
+    CHECK(connect_from("tcp://127.0.0.2:7100", "tcp://127.0.0.1;127.0.0.3:7200") ==
+          "tcp://127.0.0.1;127.0.0.3:7200");
   }
 }
