@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config binutils
   cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libboost-dev libboost-filesystem-dev doctest-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libexpected-dev libsodium-dev libcpp-httplib-dev
-  dnsmasq-base iproute2 util-linux
+  dnsmasq-base iproute2 util-linux nftables
   python3 python3-zmq python3-msgpack
   clang libclang-rt-14-dev llvm-14
 )
