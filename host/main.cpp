@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
       server.enable_cluster(std::move(*placement),
                             mesh::host::cluster_hooks{
                                 [m](std::vector<std::string> caps) { m->set_capabilities(std::move(caps)); },
-                                [m] { m->leave(); }, fail.heartbeat * 3});
+                                [m] { m->leave(); }, fail.heartbeat * 3,
+                                fail.dead_after - 2 * fail.heartbeat});
       members->start();
       spdlog::info("cluster joined: {} gossip={} discovery={} profile={} strategy={} shards={}",
                    mesh::host::log_value(self.name), members->gossip_endpoint(), discovery,

@@ -213,6 +213,11 @@ void server::run() {
       if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait: carry on
       for (auto& item : poll_items_) item.revents = 0;
     }
+    if (const auto woke = clock::now(); hooks_.pause_limit.count() > 0) {
+      if (last_woke_ != clock::time_point{} && woke - last_woke_ > wait + hooks_.pause_limit)
+        recover_from_pause(woke - last_woke_);
+      last_woke_ = woke;
+    }
     if (poll_items_[3].revents & ZMQ_POLLIN) apply_membership();
     receive_batch();
     drain_completions();
@@ -389,6 +394,13 @@ void server::route(std::unique_ptr<inbound> in, const wire::request& req) {
 void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req) {
   if (draining_ && !clustered_) {
     send_error(*in, wire::error_code::shutting_down, "the host is stopping");
+    return;
+  }
+  if (clustered_ && paused_until_ > clock::now()) {
+    // Queued before or during a pause: the caller has likely had it run by the key's new
+    // owner already. Not run here; the client re-sends it (docs/RELIABILITY.md, S3).
+    send_error(*in, wire::error_code::overloaded,
+               "the host was paused long enough to be declared dead; retry later");
     return;
   }
   if (inflight_ >= config_.max_inflight) {
@@ -631,6 +643,18 @@ void server::rebalance() {
   if (moved > 0)
     spdlog::info("rebalance: {:016x} handed_off={} busy={}", routes_->epoch(), moved, busy);
   rebalance_pending_ = busy > 0;
+}
+
+void server::recover_from_pause(clock::duration paused) {
+  // The peers may have declared this host dead and activated its keys elsewhere: its actors'
+  // state may be stale and the requests queued during the pause may have run elsewhere.
+  size_t busy = 0;
+  const size_t retired = runtime_->retire_if([](const actor_module&, std::string_view) { return true; },
+                                             MESH_DEACTIVATE_REBALANCE, busy);
+  paused_until_ = clock::now() + hooks_.pause_limit;
+  spdlog::warn("paused: {} paused_ms={} retired={} busy={} refusing_ms={}", config_.name,
+               std::chrono::duration_cast<std::chrono::milliseconds>(paused).count(), retired,
+               busy, hooks_.pause_limit.count());
 }
 
 void server::count_member_changes(const discovery::membership_snapshot& snapshot) {

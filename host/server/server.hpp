@@ -46,6 +46,11 @@ struct cluster_hooks {
   std::function<void()> leave;
   /// After leave(): how long to keep routing so peers learn of the departure first.
   std::chrono::milliseconds leave_grace{300};
+  /// A turn of the server loop longer than this means the process was paused (SIGSTOP, a frozen
+  /// VM) long enough for its peers to declare it dead and take its keys over: it then retires
+  /// every actor and answers actor requests `overloaded` (not run) for this long again, while
+  /// it refutes its death and the peers hand its keys back. 0: never checked.
+  std::chrono::milliseconds pause_limit{0};
 };
 
 class server final : public completion_sink {
@@ -124,6 +129,7 @@ class server final : public completion_sink {
   void drain_completions();
   void apply_membership();
   void rebalance();
+  void recover_from_pause(clock::duration paused);
   void track_deadline(uint32_t timeout_ms, clock::time_point deadline, uint64_t seq);
   std::optional<clock::time_point> next_deadline() const;
   void expire_calls(clock::time_point now);
@@ -168,6 +174,8 @@ class server final : public completion_sink {
   std::unordered_map<uint64_t, forward> forwards_;
   std::deque<std::pair<clock::time_point, uint64_t>> retries_;
   bool rebalance_pending_ = false;
+  clock::time_point last_woke_{};       ///< when the server loop last returned from its poll
+  clock::time_point paused_until_{};    ///< actor requests are refused until then
   std::vector<zmq::pollitem_t> poll_items_;
   std::vector<peer_link*> poll_peers_;
   bool poll_items_dirty_ = true;
