@@ -220,6 +220,7 @@ struct client::impl {
     peer* target = nullptr;     ///< where the last attempt went (nullptr: waiting to resend)
     clock::time_point deadline;
     uint32_t attempts = 0;
+    uint32_t sends = 0;  ///< attempts that left this client (the others found no connection)
     bool marks_retry = false;   ///< encoded with once: a re-send flips the final byte
     reply_handler done;
   };
@@ -266,6 +267,10 @@ struct client::impl {
       if (p->endpoint == endpoint) return p.get();
     auto p = std::make_unique<peer>(peer{endpoint, zmq::socket_t(context, zmq::socket_type::dealer)});
     p->socket.set(zmq::sockopt::linger, 0);
+    // Queue only on a live connection: a frame sent while the host is down fails at once (and
+    // is re-sent: provably not run) instead of waiting for whatever next serves that endpoint,
+    // a restart that would run it after its re-send ran elsewhere (docs/RELIABILITY.md, S14).
+    p->socket.set(zmq::sockopt::immediate, 1);
     p->socket.set(zmq::sockopt::sndhwm, opts.high_water_mark);
     p->socket.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
     p->socket.connect(endpoint);
@@ -357,19 +362,15 @@ struct client::impl {
           if (e != endpoint_of.end()) {
             target = peer_for(e->second);
             p.expected_host = *owner;
-            ++counters.direct;
           }
         }
       }
-      if (target == nullptr) {
-        target = any_peer();
-        ++counters.via_any;
-      }
+      if (target == nullptr) target = any_peer();
     } else {
       target = any_peer();
     }
-    if (p.attempts++ > 0) {
-      ++counters.retries;
+    ++p.attempts;
+    if (p.sends > 0) {
       // Mark the re-send ("retry": true is the frame's last byte, see wire::request::retry).
       if (p.marks_retry && p.frame.back() == '\xc2') p.frame.back() = '\xc3';
     }
@@ -381,11 +382,19 @@ struct client::impl {
     } catch (const zmq::error_t&) {
       sent = false;
     }
-    if (!sent) {  // the socket's queue is full: try again shortly, within the deadline
+    if (!sent) {  // queue full or host not connected: not sent, try again within the deadline
       schedule_retry(rid, p);
       return;
     }
     ++counters.sent;
+    if (p.sends++ > 0) ++counters.retries;
+    if (is_actor_op(p.kind) && p.fixed_endpoint.empty()) {
+      if (p.expected_host.empty()) {
+        ++counters.via_any;
+      } else {
+        ++counters.direct;
+      }
+    }
     p.target = target;
     ++target->pending;
   }
