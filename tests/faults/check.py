@@ -245,10 +245,9 @@ class run:
 class verdict:
     """The figures of one scenario, each with its pass figure; prints a table."""
 
-    def __init__(self, scenario, known_failures=None):
+    def __init__(self, scenario):
         self.scenario = scenario
         self.rows = []
-        self.known = known_failures or {}
 
     def figure(self, name, value, passed, target, fmt="{}"):
         """Records one figure. `passed` None: reported only (no pass figure)."""
@@ -256,16 +255,12 @@ class verdict:
         self.rows.append((name, shown, target, passed))
 
     def ok(self):
-        return all(p is not False for n, _, _, p in self.rows if n not in self.known)
+        return all(p is not False for _, _, _, p in self.rows)
 
     def report(self):
         lines = [f"== {self.scenario} =="]
         for name, shown, target, passed in self.rows:
             mark = {True: "pass", False: "FAIL", None: "info"}[passed]
-            if name in self.known and passed is False:
-                mark = "EXPECTED FAILURE: " + self.known[name]
-            elif name in self.known:
-                mark = "pass (listed as an expected failure: remove it from KNOWN_FAILURES)"
             lines.append(f"  {name:<44} {shown:>14}  (pass figure: {target})  {mark}")
         lines.append(f"{self.scenario}: {'PASS' if self.ok() else 'FAIL'}")
         return "\n".join(lines)
