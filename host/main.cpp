@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -13,6 +15,8 @@
 
 #include "placement/placement.hpp"
 #include "plugin/plugin_watcher.hpp"
+#include "security/authenticator.hpp"
+#include "security/curve_keys.hpp"
 #include "server/host_config.hpp"
 #include "server/json_log_formatter.hpp"
 #include "server/log_value.hpp"
@@ -67,6 +71,44 @@ std::string advertised(const std::string& endpoint, const std::string& host) {
   if (scheme == std::string::npos || colon == std::string::npos || colon < scheme + 3)
     return endpoint;
   return endpoint.substr(0, scheme + 3) + host + endpoint.substr(colon);
+}
+
+/// The host part of a ZeroMQ endpoint ("tcp://HOST:PORT") or of "HOST:PORT"; "" for ipc://,
+/// inproc:// and anything without a port.
+std::string listen_host(const std::string& endpoint) {
+  std::string rest = endpoint;
+  if (const auto scheme = endpoint.find("://"); scheme != std::string::npos) {
+    if (endpoint.compare(0, scheme, "tcp") != 0) return "";
+    rest = endpoint.substr(scheme + 3);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = rest.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+/// Whether only this machine can reach `endpoint` (loopback address or interface, ipc, inproc).
+bool local_only(const std::string& endpoint) {
+  const std::string host = listen_host(endpoint);
+  return host.empty() ? endpoint.find("://") != std::string::npos
+                      : host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost" ||
+                            host == "lo";
+}
+
+/// The cluster key pair from --curve-secret; warns when others may read the file.
+mesh::security::key_pair load_cluster_key(const std::filesystem::path& path) {
+  mesh::security::key_pair pair;
+  try {
+    pair = mesh::security::read_key_pair(path);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("--curve-secret ") + e.what());
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    spdlog::warn("key file readable by others: {} mode={:o} (chmod 600 it)", path.string(),
+                 st.st_mode & 0777);
+  return pair;
 }
 
 }  // namespace
@@ -171,6 +213,15 @@ int main(int argc, char** argv) {
   app.add_option("--advertise", advertise,
                  "host or IP that peers use to reach this host (when binding to 0.0.0.0)")
       ->group(cluster);
+  std::filesystem::path curve_secret, authorized_keys;
+  auto* security = "Security (docs/SECURITY.md)";
+  app.add_option("--curve-secret", curve_secret,
+                 "the cluster key pair (meshctl keygen): CURVE on every socket; only hosts with "
+                 "this key and --authorized-keys clients get in")
+      ->group(security);
+  app.add_option("--authorized-keys", authorized_keys,
+                 "public keys of the clients allowed to send requests, one per line")
+      ->group(security);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("meshd");
@@ -198,7 +249,53 @@ int main(int argc, char** argv) {
     g_watchdog_seconds =
         static_cast<unsigned>(std::chrono::ceil<std::chrono::seconds>(config.drain_timeout).count()) + 20;
 
+    std::optional<mesh::security::key_pair> cluster_key;
+    std::vector<mesh::security::authorized_key> clients;
+    if (!curve_secret.empty()) cluster_key = load_cluster_key(curve_secret);
+    if (!authorized_keys.empty()) {
+      if (!cluster_key) throw std::invalid_argument("--authorized-keys needs --curve-secret");
+      try {
+        clients = mesh::security::read_authorized_keys(authorized_keys);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument(std::string("--authorized-keys ") + e.what());
+      }
+    }
+    std::string beacon_secret = "none";
+    if (!mcast.secret.empty()) {
+      beacon_secret = "given";
+    } else if (cluster_key) {
+      // docs/SECURITY.md: beacons are signed with a secret derived from the cluster key.
+      mcast.secret = "mesh-beacon-v1:" + cluster_key->secret_key;
+      beacon_secret = "derived";
+    }
+    if (!cluster_key) {
+      const std::pair<const char*, const std::string*> listeners[] = {
+          {"requests", &config.listen}, {"gossip", &gossip}, {"metrics", &metrics_listen}};
+      for (const auto& [what, endpoint] : listeners)
+        if (!endpoint->empty() && !local_only(*endpoint))
+          spdlog::warn("unauthenticated: {} listens on {} without --curve-secret: anyone who can "
+                       "reach it gets in (docs/SECURITY.md)",
+                       what, *endpoint);
+    } else if (!metrics_listen.empty() && !local_only(metrics_listen)) {
+      spdlog::warn("unauthenticated: metrics listens on {}: /metrics is plain HTTP, readable by "
+                   "anyone who can reach it (docs/SECURITY.md)",
+                   metrics_listen);
+    }
+
     zmq::context_t context(1);
+    std::unique_ptr<mesh::security::authenticator> auth;
+    mesh::discovery::socket_setup gossip_security;
+    if (cluster_key) {
+      auth = std::make_unique<mesh::security::authenticator>(context, *cluster_key, clients);
+      config.security = auth.get();
+      auto* a = auth.get();
+      gossip_security.before_bind = [a](zmq::socket_t& s) {
+        a->serve(s, mesh::security::socket_role::gossip);
+      };
+      gossip_security.before_connect = [a](zmq::socket_t& s) { a->connect_as_host(s); };
+      spdlog::info("auth: curve key={} authorized_clients={} beacon_secret={}",
+                   cluster_key->public_key, clients.size(), beacon_secret);
+    }
     mesh::host::server server(config, context);
     mesh::host::plugin_watcher watcher(config.plugins_dir, [&server](mesh::host::plugin_event e) {
       server.post_plugin(std::move(e));
@@ -240,7 +337,8 @@ int main(int argc, char** argv) {
           context, self, gossip, fail, std::move(source),
           [srv](std::shared_ptr<const mesh::discovery::membership_snapshot> snap) {
             srv->post_membership(std::move(snap));
-          });
+          },
+          gossip_security);
       if (discovery == "multicast") {
         mcast.gossip_endpoint = advertised(members->gossip_endpoint(), advertise);
         members->set_seed_source(mesh::discovery::make_multicast_seeds(mcast));
@@ -256,6 +354,7 @@ int main(int argc, char** argv) {
                    mesh::host::log_value(self.name), members->gossip_endpoint(), discovery,
                    profile, mesh::host::log_value(self.strategy), config.shards);
     }
+    if (auth) auth->start();
     watcher.start(config.scan_interval);
 
     std::unique_ptr<mesh::host::metrics_endpoint> metrics;
@@ -297,6 +396,9 @@ int main(int argc, char** argv) {
   } catch (const zmq::error_t& e) {
     spdlog::error("cannot serve on {}: {}", config.listen, e.what());
     return 1;
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("{}", e.what());
+    return 2;  // a bad argument or configuration file: nothing was started
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

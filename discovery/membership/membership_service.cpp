@@ -56,7 +56,8 @@ void log_event(const membership_event& e) {
 
 membership_service::membership_service(zmq::context_t& context, member_record self,
                                        const std::string& gossip_bind, failure_profile profile,
-                                       std::unique_ptr<seed_source> seeds, callback on_change)
+                                       std::unique_ptr<seed_source> seeds, callback on_change,
+                                       const socket_setup& setup)
     : pub_(context, zmq::socket_type::xpub),
       sub_(context, zmq::socket_type::xsub),
       state_(member_record{}, profile),
@@ -66,6 +67,7 @@ membership_service::membership_service(zmq::context_t& context, member_record se
   pub_.set(zmq::sockopt::sndhwm, 1000);
   pub_.set(zmq::sockopt::rcvhwm, 1000);
   pub_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);  // upstream gossip is network input
+  if (setup.before_bind) setup.before_bind(pub_);
   pub_.bind(gossip_bind);
   gossip_endpoint_ = pub_.get(zmq::sockopt::last_endpoint);
   sub_.set(zmq::sockopt::linger, 0);
@@ -74,6 +76,7 @@ membership_service::membership_service(zmq::context_t& context, member_record se
   // (or a restarted peer's old endpoint); the next heartbeat carries the full state anyway.
   sub_.set(zmq::sockopt::immediate, 1);
   sub_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
+  if (setup.before_connect) setup.before_connect(sub_);
   // XSUB: subscribe to everything (the socket re-sends this to every peer it connects to).
   const uint8_t subscribe_all = 1;
   sub_.send(zmq::buffer(&subscribe_all, 1), zmq::send_flags::none);

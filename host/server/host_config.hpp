@@ -11,6 +11,10 @@
 
 #include "wire/wire.hpp"
 
+namespace mesh::security {
+class authenticator;
+}
+
 namespace mesh::host {
 
 struct host_config {
@@ -33,6 +37,9 @@ struct host_config {
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(10);
   /// When set, the bound endpoint is written here once the host serves (for scripts, tests).
   std::filesystem::path ready_file;
+  /// When set, the request socket and the sockets that forward to other hosts use CURVE with
+  /// the cluster key (docs/SECURITY.md). Owned by main; outlives the server.
+  security::authenticator* security = nullptr;
 };
 
 /// Parses "250ms", "30s", "15m", "2h" or a bare number of milliseconds; throws on junk.

@@ -118,7 +118,7 @@ uint64_t stats_snapshot::timeouts() const noexcept {
 
 void pack_stats(msgpack::packer<wire::buffer>& pk, const stats_snapshot& s) {
   const host_counters& c = s.counters;
-  pk.pack_map(10);
+  pk.pack_map(11);
 
   wire::pack_string(pk, "requests");
   uint32_t ops = 0;
@@ -200,6 +200,19 @@ void pack_stats(msgpack::packer<wire::buffer>& pk, const stats_snapshot& s) {
   pk.pack_map(2);
   kv(pk, "loaded", c.plugins_loaded);
   kv(pk, "refused", c.plugins_refused);
+
+  wire::pack_string(pk, "auth");
+  pk.pack_map(2);
+  wire::pack_string(pk, "curve");
+  if (s.curve) pk.pack_true(); else pk.pack_false();
+  wire::pack_string(pk, "denied");
+  pk.pack_map(security::socket_role_count);
+  for (size_t r = 0; r < security::socket_role_count; ++r) {
+    wire::pack_string(pk, to_string(static_cast<security::socket_role>(r)));
+    pk.pack_map(security::denial_count);
+    for (size_t d = 0; d < security::denial_count; ++d)
+      kv(pk, to_string(static_cast<security::denial>(d)), s.auth_denied[r][d]);
+  }
 
   kv(pk, "decode_errors", c.decode_errors);
   kv(pk, "dropped_replies", c.dropped_replies);
@@ -294,6 +307,20 @@ std::string render_prometheus(const stats_snapshot& s) {
   single(out, "mesh_dropped_replies_total", "counter",
          "Replies that could not be sent (client gone or its queue full).", c.dropped_replies);
   single(out, "mesh_timeouts_total", "counter", "Requests answered with timeout.", s.timeouts());
+
+  single(out, "mesh_auth_curve", "gauge",
+         "1 when the host runs with a cluster key (CURVE on every socket), 0 when unauthenticated.",
+         s.curve ? 1 : 0);
+  family(out, "mesh_auth_denied_total", "counter",
+         "Handshakes refused, by socket (requests, gossip) and reason: unknown_key (a key not "
+         "allowed), no_key (a peer without CURVE), bad_handshake (any other failure, e.g. a "
+         "peer expecting another cluster key).");
+  for (size_t r = 0; r < security::socket_role_count; ++r)
+    for (size_t d = 0; d < security::denial_count; ++d)
+      sample(out, "mesh_auth_denied_total",
+             "socket=\"" + std::string(to_string(static_cast<security::socket_role>(r))) +
+                 "\",reason=\"" + std::string(to_string(static_cast<security::denial>(d))) + "\"",
+             s.auth_denied[r][d]);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "security/authenticator.hpp"
 #include "wire/wire.hpp"
 
 namespace mesh::host {
@@ -113,6 +114,10 @@ struct stats_snapshot {
   std::vector<module_live> by_module;  ///< every loaded module, sorted by module name
   uint64_t inflight = 0;
   uint64_t run_queue = 0;
+  // Authentication (docs/SECURITY.md).
+  bool curve = false;  ///< the host runs with a cluster key
+  /// Refused handshakes by socket role and reason (security::socket_role, security::denial).
+  std::array<std::array<uint64_t, security::denial_count>, security::socket_role_count> auth_denied{};
 
   /// Requests answered with `timeout`, whatever the op.
   uint64_t timeouts() const noexcept;

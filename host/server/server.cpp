@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "security/authenticator.hpp"
 #include "server/log_value.hpp"
 
 namespace mesh::host {
@@ -75,6 +76,7 @@ server::server(host_config config, zmq::context_t& context)
   socket_.set(zmq::sockopt::maxmsgsize, hard_cap);
   socket_.set(zmq::sockopt::rcvhwm, 100'000);
   socket_.set(zmq::sockopt::sndhwm, 100'000);
+  if (config_.security) config_.security->serve(socket_, security::socket_role::requests);
   socket_.bind(config_.listen);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   if (config_.name.empty()) config_.name = default_name(endpoint_);
@@ -466,6 +468,7 @@ server::peer_link& server::peer(const discovery::member_record& owner) {
   s.set(zmq::sockopt::immediate, 1);  // never queue for a peer we are not connected to
   s.set(zmq::sockopt::sndhwm, 100'000);
   s.set(zmq::sockopt::rcvhwm, 100'000);
+  if (config_.security) config_.security->connect_as_host(s);
   s.connect(discovery::connect_from(endpoint_, owner.endpoint));
   poll_items_dirty_ = true;
   return peers_.emplace(owner.name, peer_link{std::move(s), owner.endpoint}).first->second;
@@ -983,6 +986,13 @@ stats_snapshot server::take_snapshot() const {
   }
   s.inflight = inflight_;
   s.run_queue = runtime_->run_queue_length();
+  if (config_.security) {
+    s.curve = true;
+    for (size_t r = 0; r < security::socket_role_count; ++r)
+      for (size_t d = 0; d < security::denial_count; ++d)
+        s.auth_denied[r][d] = config_.security->counters().denied(
+            static_cast<security::socket_role>(r), static_cast<security::denial>(d));
+  }
   return s;
 }
 

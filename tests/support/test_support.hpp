@@ -170,11 +170,22 @@ struct reply {
   uint64_t activation = 0;
 };
 
-/// A DEALER client. Every receive has a timeout.
+/// CURVE keys of a client of a keyed cluster (Z85): the cluster's public key, the client's pair.
+struct curve_client_keys {
+  std::string server_key, public_key, secret_key;
+};
+
+/// A DEALER client (a CURVE client when given `keys`). Every receive has a timeout.
 class client {
  public:
-  explicit client(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
+  explicit client(const std::string& endpoint, const curve_client_keys* keys = nullptr)
+      : socket_(context_, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (keys != nullptr) {
+      socket_.set(zmq::sockopt::curve_serverkey, keys->server_key);
+      socket_.set(zmq::sockopt::curve_publickey, keys->public_key);
+      socket_.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+    }
     socket_.connect(endpoint);
   }
 

@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "placement/placement.hpp"
+#include "security/curve_keys.hpp"
 
 namespace mesh::client {
 namespace {
@@ -230,6 +231,13 @@ struct client::impl {
 
   impl(std::vector<std::string> endpoints, options opts) : opts(opts), seeds(std::move(endpoints)) {
     if (seeds.empty()) throw std::invalid_argument("mesh::client needs at least one endpoint");
+    curve = !opts.curve_server_key.empty() || !opts.curve_public_key.empty() ||
+            !opts.curve_secret_key.empty();
+    if (curve && !(security::is_z85_key(opts.curve_server_key) &&
+                   security::is_z85_key(opts.curve_public_key) &&
+                   security::is_z85_key(opts.curve_secret_key)))
+      throw std::invalid_argument(
+          "CURVE needs the server key, the client's public and secret keys: 40-character Z85 each");
     std::random_device rd;
     next_rid = (uint64_t{rd()} << 32 | rd()) & ~(uint64_t{1} << 63);
     if (next_rid == 0) next_rid = 1;
@@ -237,6 +245,7 @@ struct client::impl {
   }
 
   options opts;
+  bool curve = false;
   std::vector<std::string> seeds;
   zmq::context_t context{1};
   std::vector<std::unique_ptr<peer>> peers;
@@ -273,6 +282,11 @@ struct client::impl {
     p->socket.set(zmq::sockopt::immediate, 1);
     p->socket.set(zmq::sockopt::sndhwm, opts.high_water_mark);
     p->socket.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
+    if (curve) {
+      p->socket.set(zmq::sockopt::curve_serverkey, opts.curve_server_key);
+      p->socket.set(zmq::sockopt::curve_publickey, opts.curve_public_key);
+      p->socket.set(zmq::sockopt::curve_secretkey, opts.curve_secret_key);
+    }
     p->socket.connect(endpoint);
     items.push_back(zmq::pollitem_t{p->socket.handle(), 0, ZMQ_POLLIN, 0});
     peers.push_back(std::move(p));

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "security/curve_keys.hpp"
 #include "wire/wire.hpp"
 
 namespace {
@@ -42,7 +43,8 @@ constexpr const char* exit_codes_text =
     "  2  usage error: bad option or argument (error.code bad_argument); nothing was sent\n"
     "  3  no usable reply: client-side timeout (error.code timeout), transport failure\n"
     "     (transport) or an undecodable reply (protocol_error)\n"
-    "Environment: MESH_CONNECT sets the default for --connect.";
+    "Environment: MESH_CONNECT sets the default for --connect; MESH_SERVER_KEY and\n"
+    "  MESH_CLIENT_KEY the defaults for --server-key and --client-key.";
 
 /// Everything the command line can set.
 struct options {
@@ -63,6 +65,11 @@ struct options {
   uint32_t limit = mesh::wire::default_actors_limit;
   std::string after;
   std::vector<std::string> capabilities;
+  std::string server_key;  ///< file with the cluster's public key (CURVE)
+  std::string client_key;  ///< file with this client's key pair (CURVE)
+  std::string key_out;     ///< keygen: where to write the key pair
+  std::string key_name;    ///< keygen: name written after the public key
+  bool force = false;      ///< keygen: replace existing files
 };
 
 // --- Output ----------------------------------------------------------------------------------
@@ -442,6 +449,45 @@ int run_stats(mesh::client::client& c, const options& opt, const printer& out) {
   });
 }
 
+int run_keygen(const options& opt, const printer& out) {
+  const std::filesystem::path path = opt.key_out;
+  const std::filesystem::path pub = opt.key_out + ".pub";
+  if (!opt.force)
+    for (const auto& p : {path, pub})
+      if (std::filesystem::exists(p))
+        return out.error("bad_argument", p.string() + " exists (use --force to replace it)",
+                         exit_usage);
+  try {
+    const auto pair = mesh::security::generate_key_pair();
+    mesh::security::write_key_pair(path, pair, opt.key_name);
+    return out.ok({{"public_key", pair.public_key}, {"secret_file", path.string()},
+                   {"public_file", pub.string()}},
+                  [](std::ostream& os, const json& doc) {
+                    os << "wrote " << doc["secret_file"].get<std::string>() << " (secret, mode 0600) and "
+                       << doc["public_file"].get<std::string>() << "\npublic key: "
+                       << doc["public_key"].get<std::string>() << '\n';
+                  });
+  } catch (const std::exception& e) {
+    return out.error("keygen_failed", e.what(), exit_no_reply);
+  }
+}
+
+/// Fills the client's CURVE keys from --server-key and --client-key; an error message, or "".
+std::string load_curve_options(const options& opt, mesh::client::options& copts) {
+  if (opt.server_key.empty() && opt.client_key.empty()) return "";
+  if (opt.server_key.empty() || opt.client_key.empty())
+    return "--server-key and --client-key go together";
+  try {
+    copts.curve_server_key = mesh::security::read_public_key(opt.server_key);
+    const auto pair = mesh::security::read_key_pair(opt.client_key);
+    copts.curve_public_key = pair.public_key;
+    copts.curve_secret_key = pair.secret_key;
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // --- Command line ----------------------------------------------------------------------------
 
 void add_actor_options(CLI::App& cmd, options& opt, bool with_timeout) {
@@ -481,6 +527,14 @@ int main(int argc, char** argv) {
       ->envname("MESH_CONNECT")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_option("--server-key", opt.server_key,
+                 "Keyed cluster (docs/SECURITY.md): file with the cluster's public key "
+                 "(the .pub that meshctl keygen wrote next to the hosts' --curve-secret)")
+      ->envname("MESH_SERVER_KEY");
+  app.add_option("--client-key", opt.client_key,
+                 "Keyed cluster: this client's key pair file (meshctl keygen; its public key must "
+                 "be in the hosts' --authorized-keys)")
+      ->envname("MESH_CLIENT_KEY");
   app.add_flag("--json", opt.json_output, "Print one JSON document instead of text");
   app.add_flag("--pretty", opt.pretty, "With --json: indent the document");
 
@@ -516,6 +570,20 @@ int main(int argc, char** argv) {
       "Example:\n"
       "  meshctl shard player_1 --shards 4096\n"
       "--json prints {\"ok\":true,\"id\":\"player_1\",\"shard\":...,\"shards\":4096}");
+
+  auto* keygen = app.add_subcommand("keygen", "Write a new CURVE key pair (no host needed)");
+  keygen->add_option("--out", opt.key_out, "Key pair file; the public key goes to FILE.pub")
+      ->required();
+  keygen->add_option("--name", opt.key_name, "Name written after the public key in FILE.pub");
+  keygen->add_flag("--force", opt.force, "Replace existing files");
+  keygen->footer(
+      "FILE (mode 0600) holds the key pair; FILE.pub one line 'KEY NAME', ready to append to a\n"
+      "host's --authorized-keys file. The cluster key: meshd --curve-secret FILE on every host;\n"
+      "clients get FILE.pub as --server-key. See docs/SECURITY.md.\n"
+      "Example:\n"
+      "  meshctl keygen --out /etc/mesh/cluster.key\n"
+      "  meshctl keygen --out ~/.mesh/client.key --name ann\n"
+      "--json prints {\"ok\":true,\"public_key\":...,\"secret_file\":...,\"public_file\":...}");
 
   auto* reg = app.add_subcommand("register-capabilities", "Make the host serve more capabilities");
   reg->add_option("capabilities", opt.capabilities, "Capability names, comma-separated")
@@ -608,9 +676,12 @@ int main(int argc, char** argv) {
 
   try {
     if (*shard && !opt.remote) return run_shard(nullptr, opt, out);
+    if (*keygen) return run_keygen(opt, out);
     std::optional<mesh::client::client> client;
     try {
       mesh::client::options copts;
+      if (const std::string bad = load_curve_options(opt, copts); !bad.empty())
+        return out.error("bad_argument", bad, exit_usage);
       copts.direct = opt.direct;
       copts.timeout = milliseconds{opt.timeout_ms};
       client.emplace(opt.endpoints, copts);

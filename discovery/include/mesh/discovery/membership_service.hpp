@@ -17,6 +17,7 @@
 
 #include "mesh/discovery/membership.hpp"
 #include "mesh/discovery/seed_source.hpp"
+#include "mesh/discovery/socket_setup.hpp"
 
 namespace mesh::discovery {
 
@@ -31,10 +32,11 @@ class membership_service {
   using callback = std::function<void(std::shared_ptr<const membership_snapshot>)>;
 
   /// Binds the PUB socket on `gossip_bind` (port `*` picks one); `self.gossip` is set to the
-  /// bound endpoint. `on_change` is called on the membership thread.
+  /// bound endpoint. `on_change` is called on the membership thread. `setup` secures both
+  /// sockets (the XPUB before it binds, the XSUB before it connects), if given.
   membership_service(zmq::context_t& context, member_record self, const std::string& gossip_bind,
                      failure_profile profile, std::unique_ptr<seed_source> seeds,
-                     callback on_change);
+                     callback on_change, const socket_setup& setup = {});
   ~membership_service();
   membership_service(const membership_service&) = delete;
   membership_service& operator=(const membership_service&) = delete;

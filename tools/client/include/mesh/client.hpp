@@ -161,6 +161,12 @@ struct options {
   milliseconds refresh_timeout{500};
   /// Requests a socket may queue (ZMQ_SNDHWM / ZMQ_RCVHWM).
   int high_water_mark = 100'000;
+  /// CURVE, for a cluster started with keys (docs/SECURITY.md): the cluster's public key and
+  /// this client's key pair, 40-character Z85 each (<mesh/security/curve_keys.hpp> reads them
+  /// from the files `meshctl keygen` writes). All three or none; none talks plain ZeroMQ.
+  std::string curve_server_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
 
 /// Counters of one client (for benchmarks and tests).
@@ -183,7 +189,8 @@ class client {
  public:
   /// `endpoints`: one or more hosts of the cluster (ZeroMQ endpoints such as
   /// "tcp://127.0.0.1:7100"); the rest of the cluster is learnt from them. Throws
-  /// std::invalid_argument for an empty list and zmq::error_t for an endpoint ZeroMQ refuses.
+  /// std::invalid_argument for an empty list or incomplete or malformed CURVE keys, and
+  /// zmq::error_t for an endpoint ZeroMQ refuses.
   explicit client(std::vector<std::string> endpoints, options opts = {});
   ~client();
   client(const client&) = delete;
