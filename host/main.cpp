@@ -73,6 +73,11 @@ std::string advertised(const std::string& endpoint, const std::string& host) {
   return endpoint.substr(0, scheme + 3) + host + endpoint.substr(colon);
 }
 
+/// A bad key file or security option: meshd exits with status 2 (docs/SECURITY.md).
+struct key_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// The host part of a ZeroMQ endpoint ("tcp://HOST:PORT") or of "HOST:PORT"; "" for ipc://,
 /// inproc:// and anything without a port.
 std::string listen_host(const std::string& endpoint) {
@@ -102,7 +107,7 @@ mesh::security::key_pair load_cluster_key(const std::filesystem::path& path) {
   try {
     pair = mesh::security::read_key_pair(path);
   } catch (const std::exception& e) {
-    throw std::invalid_argument(std::string("--curve-secret ") + e.what());
+    throw key_error(std::string("--curve-secret ") + e.what());
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
@@ -253,11 +258,11 @@ int main(int argc, char** argv) {
     std::vector<mesh::security::authorized_key> clients;
     if (!curve_secret.empty()) cluster_key = load_cluster_key(curve_secret);
     if (!authorized_keys.empty()) {
-      if (!cluster_key) throw std::invalid_argument("--authorized-keys needs --curve-secret");
+      if (!cluster_key) throw key_error("--authorized-keys needs --curve-secret");
       try {
         clients = mesh::security::read_authorized_keys(authorized_keys);
       } catch (const std::exception& e) {
-        throw std::invalid_argument(std::string("--authorized-keys ") + e.what());
+        throw key_error(std::string("--authorized-keys ") + e.what());
       }
     }
     std::string beacon_secret = "none";
@@ -396,9 +401,9 @@ int main(int argc, char** argv) {
   } catch (const zmq::error_t& e) {
     spdlog::error("cannot serve on {}: {}", config.listen, e.what());
     return 1;
-  } catch (const std::invalid_argument& e) {
+  } catch (const key_error& e) {
     spdlog::error("{}", e.what());
-    return 2;  // a bad argument or configuration file: nothing was started
+    return 2;  // nothing was started, least of all unauthenticated
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

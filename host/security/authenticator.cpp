@@ -24,7 +24,8 @@ std::string_view domain_of(socket_role r) noexcept {
 /// The 32 bytes a Z85 key stands for (the form ZAP credentials arrive in).
 std::string binary_key(const std::string& z85) {
   std::string out(32, '\0');
-  if (!is_z85_key(z85) || zmq_z85_decode(reinterpret_cast<uint8_t*>(out.data()), z85.c_str()) == nullptr)
+  if (!is_z85_key(z85) ||
+      zmq_z85_decode(reinterpret_cast<uint8_t*>(out.data()), z85.c_str()) == nullptr)
     throw std::invalid_argument("not a Z85 key: " + z85);
   return out;
 }
@@ -74,10 +75,12 @@ void authenticator::serve(zmq::socket_t& s, socket_role role) {
   const int on = 1;
   if (zmq_setsockopt(s.handle(), zap_enforce_domain, &on, sizeof on) != 0) throw zmq::error_t();
   const std::string address = "inproc://mesh.auth.monitor." + std::to_string(monitors_.size());
-  if (zmq_socket_monitor(s.handle(), address.c_str(),
-                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+  if (zmq_socket_monitor(
+          s.handle(), address.c_str(),
+          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
     throw zmq::error_t();
-  auto m = std::make_unique<monitor>(monitor{zmq::socket_t(context_, zmq::socket_type::pair), role, {}});
+  auto m =
+      std::make_unique<monitor>(monitor{zmq::socket_t(context_, zmq::socket_type::pair), role, {}});
   m->pair.set(zmq::sockopt::linger, 0);
   m->pair.connect(address);
   monitors_.push_back(std::move(m));

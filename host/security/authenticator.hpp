@@ -104,7 +104,7 @@ class authenticator {
   zmq::context_t& context_;
   key_pair host_;
   zmq::socket_t zap_;
-  std::set<std::string> host_only_;    ///< binary public keys admitted on the gossip socket
+  std::set<std::string> host_only_;     ///< binary public keys admitted on the gossip socket
   std::set<std::string> request_keys_;  ///< binary keys admitted on the request socket
   std::vector<std::unique_ptr<monitor>> monitors_;
   auth_counters counters_;

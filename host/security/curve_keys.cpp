@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <zmq.h>
 
 namespace mesh::security {
 namespace {
@@ -80,7 +80,8 @@ void write_file(const std::filesystem::path& path, const std::string& text, mode
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) fail(tmp, std::string("cannot write: ") + std::strerror(errno));
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    fail(tmp, std::string("cannot write: ") + std::strerror(errno));
   std::filesystem::rename(tmp, path);
 }
 
@@ -96,11 +97,13 @@ bool is_z85_key(std::string_view text) noexcept {
 key_pair generate_key_pair() {
   char pub[41] = {}, sec[41] = {};
   if (zmq_curve_keypair(pub, sec) != 0)
-    throw std::runtime_error(std::string("cannot make a CURVE key pair: ") + zmq_strerror(zmq_errno()));
+    throw std::runtime_error(std::string("cannot make a CURVE key pair: ") +
+                             zmq_strerror(zmq_errno()));
   return {pub, sec};
 }
 
-void write_key_pair(const std::filesystem::path& path, const key_pair& pair, std::string_view name) {
+void write_key_pair(const std::filesystem::path& path, const key_pair& pair,
+                    std::string_view name) {
   if (!is_z85_key(pair.public_key) || !is_z85_key(pair.secret_key))
     throw std::invalid_argument("not a Z85 key pair");
   if (name.find_first_of("\n\r") != std::string_view::npos)
@@ -127,7 +130,7 @@ key_pair read_key_pair(const std::filesystem::path& path) {
       fail(at, "expected 'public-key: KEY' or 'secret-key: KEY' (is this a .pub file?)");
     const std::string_view field = trim(line.substr(0, colon));
     const std::string_view value = trim(line.substr(colon + 1));
-    std::string* slot = field == "public-key" ? &pair.public_key
+    std::string* slot = field == "public-key"   ? &pair.public_key
                         : field == "secret-key" ? &pair.secret_key
                                                 : nullptr;
     if (slot == nullptr) fail(at, "unknown field '" + std::string(field) + "'");
@@ -148,11 +151,13 @@ std::string read_public_key(const std::filesystem::path& path) {
   const std::string text = read_text(path);
   if (text.find("secret-key") != std::string::npos) return read_key_pair(path).public_key;
   const auto keys = parse_authorized_keys(text, path.string());
-  if (keys.size() != 1) fail(path.string(), "expected exactly one public key, found " + std::to_string(keys.size()));
+  if (keys.size() != 1)
+    fail(path.string(), "expected exactly one public key, found " + std::to_string(keys.size()));
   return keys.front().public_key;
 }
 
-std::vector<authorized_key> parse_authorized_keys(std::string_view text, const std::string& source) {
+std::vector<authorized_key> parse_authorized_keys(std::string_view text,
+                                                  const std::string& source) {
   std::vector<authorized_key> keys;
   for_each_line(text, [&](size_t number, std::string_view line) {
     const auto space = line.find_first_of(spaces);

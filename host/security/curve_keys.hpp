@@ -49,8 +49,7 @@ key_pair read_key_pair(const std::filesystem::path& path);
 std::string read_public_key(const std::filesystem::path& path);
 
 /// Parses authorized keys text (`source` names it in errors). Throws std::runtime_error.
-std::vector<authorized_key> parse_authorized_keys(std::string_view text,
-                                                  const std::string& source);
+std::vector<authorized_key> parse_authorized_keys(std::string_view text, const std::string& source);
 
 /// Reads an authorized-keys file. Throws std::runtime_error.
 std::vector<authorized_key> read_authorized_keys(const std::filesystem::path& path);

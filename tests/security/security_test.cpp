@@ -2,7 +2,6 @@
 // meshd hosts on 127.0.0.1: a keyed cluster serves its hosts and authorized clients; a client
 // with an unknown key or no key, and a host with another cluster key, get nothing through.
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 
 #include "cluster_support.hpp"
@@ -19,7 +18,8 @@ sec::key_pair keygen(const std::filesystem::path& path, const std::string& name 
   if (!name.empty()) argv.insert(argv.end(), {"--name", name});
   child_process p(argv, path.string() + ".log");
   const auto rc = p.wait(10s);
-  if (rc != 0) throw std::runtime_error("meshctl keygen failed: " + read_file(path.string() + ".log"));
+  if (rc != 0)
+    throw std::runtime_error("meshctl keygen failed: " + read_file(path.string() + ".log"));
   return sec::read_key_pair(path);
 }
 
@@ -64,7 +64,8 @@ TEST_CASE("keygen writes a private key pair and a public line that reads back as
   REQUIRE(keys.size() == 1);
   CHECK(keys[0].name == "ann laptop");
   // keygen refuses to overwrite without --force.
-  child_process again({MESHCTL_PATH, "keygen", "--out", (dir / "ann.key").string()}, dir / "again.log");
+  child_process again({MESHCTL_PATH, "keygen", "--out", (dir / "ann.key").string()},
+                      dir / "again.log");
   CHECK(again.wait(10s) == 2);
   CHECK(sec::read_key_pair(dir / "ann.key").secret_key == pair.secret_key);
 }
@@ -88,8 +89,8 @@ TEST_CASE("a keyed host refuses to start on a missing or malformed key file, wit
   temp_dir dir;
   const auto cluster = keygen(dir / "cluster.key");
   const auto other = sec::generate_key_pair();
-  write_text(dir / "mismatched.key", "public-key: " + other.public_key + "\nsecret-key: " +
-                                         cluster.secret_key + "\n");
+  write_text(dir / "mismatched.key",
+             "public-key: " + other.public_key + "\nsecret-key: " + cluster.secret_key + "\n");
   write_text(dir / "garbage.key", "this is not a key\n");
   write_text(dir / "bad_authorized", cluster.public_key + "\nshort-key\n");
   const std::string key = (dir / "cluster.key").string();
@@ -129,7 +130,8 @@ TEST_CASE("a host without keys warns that it is unauthenticated when it listens 
   CHECK(loopback.log().find("unauthenticated") == std::string::npos);
 }
 
-TEST_CASE("a keyed cluster serves its clients and lets no unknown key, no key or stranger host in") {
+TEST_CASE(
+    "a keyed cluster serves its clients and lets no unknown key, no key or stranger host in") {
   temp_dir dir;
   const auto cluster = keygen(dir / "cluster.key");
   const auto ann = keygen(dir / "ann.key", "ann");
@@ -164,7 +166,8 @@ TEST_CASE("a keyed cluster serves its clients and lets no unknown key, no key or
   const curve_client_keys eve_keys{cluster.public_key, eve.public_key, eve.secret_key};
   auto activations = [&] {
     uint64_t n = 0;
-    for (auto* node : {&a, &b, &c}) n += stats_of(node->c())["actors"]["activations"].get<uint64_t>();
+    for (auto* node : {&a, &b, &c})
+      n += stats_of(node->c())["actors"]["activations"].get<uint64_t>();
     return n;
   };
   const uint64_t activations_before = activations();

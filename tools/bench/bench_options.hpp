@@ -70,6 +70,10 @@ struct bench_options {
   std::chrono::milliseconds stall_limit{10'000};
   /// Client mode: the host to measure; empty starts a meshd child process.
   std::string connect;
+  /// Client mode: the meshd child runs with a cluster key and the calls use CURVE
+  /// (docs/SECURITY.md); the keys below are then filled in by the bench.
+  bool curve = false;
+  std::string curve_server_key, curve_public_key, curve_secret_key;
   suite_options suite;
   bool quick = false;
   bool json = false;

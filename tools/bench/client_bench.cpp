@@ -17,6 +17,7 @@
 #include "child_process.hpp"
 #include "dealer_load.hpp"
 #include "runtime_load.hpp"
+#include "security/curve_keys.hpp"
 
 namespace mesh::bench {
 namespace {
@@ -52,19 +53,32 @@ std::string cpu_text(const std::optional<double>& cpu, const std::optional<doubl
 
 }  // namespace
 
-void run_client(const bench_options& o, const std::string& self, bench_report& report) {
+void run_client(const bench_options& options, const std::string& self, bench_report& report) {
   const std::string mode = "client";
   temp_dir dir;
   const auto start_timeout = std::chrono::milliseconds(15'000);
 
+  bench_options o = options;
+  std::vector<std::string> meshd_argv = {MESHD_PATH, "--listen", "tcp://127.0.0.1:*",
+                                         "--plugins", MESH_EXAMPLE_PLUGIN_DIR, "--ready-file",
+                                         (dir.path() / "meshd.ready").string(), "--workers",
+                                         std::to_string(o.workers), "--log-level", "warn"};
+  if (o.curve) {
+    if (!o.connect.empty()) throw std::invalid_argument("--curve starts its own meshd: no --connect");
+    const auto cluster = security::generate_key_pair(), bench = security::generate_key_pair();
+    security::write_key_pair(dir.path() / "cluster.key", cluster);
+    security::write_key_pair(dir.path() / "bench.key", bench);
+    meshd_argv.insert(meshd_argv.end(), {"--curve-secret", (dir.path() / "cluster.key").string(),
+                                         "--authorized-keys", (dir.path() / "bench.key.pub").string()});
+    o.curve_server_key = cluster.public_key;
+    o.curve_public_key = bench.public_key;
+    o.curve_secret_key = bench.secret_key;
+    report.note("client_curve", "on: CURVE with a ZAP allow-list (the raw echo stays plain)");
+  }
   std::optional<child_process> meshd;
   std::string endpoint = o.connect;
   if (endpoint.empty()) {
-    meshd.emplace(std::vector<std::string>{MESHD_PATH, "--listen", "tcp://127.0.0.1:*",
-                                           "--plugins", MESH_EXAMPLE_PLUGIN_DIR, "--ready-file",
-                                           (dir.path() / "meshd.ready").string(), "--workers",
-                                           std::to_string(o.workers), "--log-level", "warn"},
-                  dir.path() / "meshd.ready", dir.path() / "meshd.log", start_timeout);
+    meshd.emplace(meshd_argv, dir.path() / "meshd.ready", dir.path() / "meshd.log", start_timeout);
     endpoint = meshd->endpoint();
     progress(mode, "started meshd (pid " + std::to_string(meshd->pid()) + ", " +
                        std::to_string(o.workers) + " workers) on " + endpoint);

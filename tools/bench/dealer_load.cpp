@@ -53,6 +53,9 @@ mesh_load::mesh_load(std::vector<std::string> endpoints, bool direct, const benc
         client::options o;
         o.direct = direct;
         o.timeout = options.stall_limit;
+        o.curve_server_key = options.curve_server_key;
+        o.curve_public_key = options.curve_public_key;
+        o.curve_secret_key = options.curve_secret_key;
         return o;
       }()) {
   if (direct) {

@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
   auto* client = app.add_subcommand("client", "a host over ZeroMQ, beside a raw ZeroMQ echo");
   client->add_option("--connect", o.connect,
                      "host endpoint, e.g. tcp://127.0.0.1:7100 (default: start a meshd child)");
+  client->add_flag("--curve", o.curve,
+                   "the meshd child runs with a fresh cluster key; calls use CURVE");
   auto* cluster = app.add_subcommand(
       "cluster", "two meshd children: calls forwarded A -> owner B and direct to B, beside a raw "
                  "ZeroMQ echo");

@@ -8,6 +8,7 @@ import msgpack
 import zmq
 
 from .errors import MeshError, MeshTimeout, ProtocolError, TransportError
+from .keys import CurveKeys, is_z85_key
 from .shard import id_bytes, shard_for
 
 __all__ = [
@@ -150,13 +151,22 @@ class Client:
     Use it as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, endpoints, *, timeout=5.0, context=None):
+    def __init__(self, endpoints, *, timeout=5.0, context=None, curve=None):
         """Connects one DEALER socket per endpoint (connecting does not wait for the host).
 
         ``context`` is an optional ``zmq.Context`` to use (default: ``zmq.Context.instance()``).
-        Raises ValueError for no endpoints or an empty one, TransportError when ZeroMQ refuses
-        an endpoint.
+        ``curve``, for a cluster started with keys (docs/SECURITY.md), is a
+        :class:`mesh_client.CurveKeys` (``load_curve_keys(server_key_file, client_key_file)``):
+        every socket then uses CURVE. A host that does not accept the key never answers: the
+        requests time out.
+        Raises ValueError for no endpoints or an empty one or malformed keys, TransportError
+        when ZeroMQ refuses an endpoint.
         """
+        if curve is not None:
+            curve = CurveKeys(*(k.decode("ascii") if isinstance(k, bytes) else k for k in curve))
+            if not all(is_z85_key(k) for k in curve):
+                raise ValueError("curve: three 40-character Z85 keys (server, public, secret)")
+        self._curve = curve
         endpoints = self._endpoints = _check_names("endpoint", endpoints)
         self._timeout = _check_timeout(timeout)
         self._context = context or zmq.Context.instance()
@@ -386,6 +396,10 @@ class Client:
         try:
             s = self._context.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
+            if self._curve is not None:
+                s.curve_serverkey = self._curve.server_key.encode("ascii")
+                s.curve_publickey = self._curve.public_key.encode("ascii")
+                s.curve_secretkey = self._curve.secret_key.encode("ascii")
             s.connect(self._endpoints[index])
             return s
         except zmq.ZMQError as e:
