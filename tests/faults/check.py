@@ -50,6 +50,8 @@ def iso_ms(ts):
 VIEW_RE = re.compile(r"^view changed: \S+ .*\bmembers=(\S*)")
 DEAD_RE = re.compile(r"^member dead: (\S+)")
 JOINED_RE = re.compile(r"^member (?:joined|recovered): (\S+)")
+# A peer's restart (a new incarnation) as its peers log it: a fresh record, or a rejoin.
+RESTARTED_RE = re.compile(r"^member (?:updated: (\S+) version=1$|recovered: (\S+) reason=rejoined)")
 REBALANCE_RE = re.compile(r"^rebalance: \S+ handed_off=(\d+)")
 
 
@@ -198,7 +200,7 @@ class run:
     def first_log(self, host, regex, subject, after):
         for ms, msg in self.logs.get(host, []):
             m = regex.match(msg)
-            if ms >= after and m and m.group(1) == subject:
+            if ms >= after and m and subject in m.groups():
                 return ms
         return None
 

@@ -177,6 +177,9 @@ def common(v, r, t0=None, t1=None, doubles_allowed=None):
     v.figure("calls", n, n > 0, "> 0")
     v.figure("availability overall (%)", overall, None, "-", "{:.3f}")
     v.figure("availability, worst second (%)", worst, None, "-", "{:.1f}")
+    lat = sorted(c["done"] - c["sent"] for c in r.calls_between(t0, t1) if c["ok"])
+    v.figure("latency of ok calls p99 / max (ms)",
+             f"{lat[int(0.99 * (len(lat) - 1))]:.0f} / {lat[-1]:.0f}" if lat else None, None, "-")
 
 
 def start_three(c):
@@ -336,6 +339,10 @@ def s7(c, full):
         done = [x["done"] for x in r.calls if x["key"] == k and x["ok"] and x["sent"] >= t]
         worst = max(worst, (min(done) - t) if done else float("inf"))
     v.figure("every key answers again after kill (s)", worst / 1000, worst <= 3000, "<= 3 s", "{:.2f}")
+    t_start = r.event_times("start", "b")[-1]
+    adopted = [r.first_log(h, check.RESTARTED_RE, "b", t_start) for h in "ac"]
+    v.figure("survivors adopted b's new incarnation", sum(x is not None for x in adopted),
+             None not in adopted, "2 (a and c)")
     v.figure("all views hold the new b after (s)",
              None if conv is None else (conv - t) / 1000, conv is not None, "converges", "{:.2f}")
     back = r.owners_after(t + 5000)
