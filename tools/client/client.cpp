@@ -383,9 +383,10 @@ struct client::impl {
     } else {
       target = any_peer();
     }
-    ++p.attempts;
-    if (p.sends > 0) {
-      // Mark the re-send ("retry": true is the frame's last byte, see wire::request::retry).
+    if (p.attempts++ > 0) {
+      // Mark the re-send ("retry": true is the frame's last byte, see wire::request::retry),
+      // even after attempts that found no connection: the owner then remembers it (once), in
+      // case a stale view makes this client send it once more through another host.
       if (p.marks_retry && p.frame.back() == '\xc2') p.frame.back() = '\xc3';
     }
     bool sent = false;
