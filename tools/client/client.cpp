@@ -220,8 +220,7 @@ struct client::impl {
     std::string expected_host;  ///< the owner it was sent to, if sent directly
     peer* target = nullptr;     ///< where the last attempt went (nullptr: waiting to resend)
     clock::time_point deadline;
-    uint32_t attempts = 0;
-    uint32_t sends = 0;  ///< attempts that left this client (the others found no connection)
+    uint32_t attempts = 0;  ///< including those that found no connection
     bool marks_retry = false;   ///< encoded with once: a re-send flips the final byte
     reply_handler done;
   };
@@ -402,7 +401,7 @@ struct client::impl {
       return;
     }
     ++counters.sent;
-    if (p.sends++ > 0) ++counters.retries;
+    if (p.attempts > 1) ++counters.retries;
     if (is_actor_op(p.kind) && p.fixed_endpoint.empty()) {
       if (p.expected_host.empty()) {
         ++counters.via_any;

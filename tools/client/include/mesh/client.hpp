@@ -172,7 +172,7 @@ struct options {
 /// Counters of one client (for benchmarks and tests).
 struct client_stats {
   uint64_t sent = 0;          ///< frames sent, retries included
-  uint64_t retries = 0;       ///< frames sent again (same request id)
+  uint64_t retries = 0;       ///< frames sent after an earlier attempt (same request id)
   uint64_t direct = 0;        ///< actor requests sent to the owner of the current view
   uint64_t via_any = 0;       ///< actor requests sent to some host to be forwarded
   uint64_t stale_owner = 0;   ///< calls answered by a host other than the expected owner
