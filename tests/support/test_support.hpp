@@ -190,7 +190,12 @@ class client {
   }
 
   void send_raw(const std::string& bytes) {
-    socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
+    if (!socket_.send(zmq::buffer(bytes), zmq::send_flags::none)) throw std::runtime_error("send timed out");
+  }
+  /// Bounds every later send (a DEALER whose handshakes all fail has nowhere to queue: a send
+  /// would block for good). A send that times out throws std::runtime_error.
+  void set_send_timeout(std::chrono::milliseconds timeout) {
+    socket_.set(zmq::sockopt::sndtimeo, static_cast<int>(timeout.count()));
   }
   void send_frames(const std::vector<std::string>& frames) {
     for (size_t i = 0; i < frames.size(); ++i)
@@ -243,7 +248,8 @@ class client {
     }
     wire::buffer buf;
     wire::encode_request(buf, req);
-    socket_.send(zmq::buffer(buf.data(), buf.size()), zmq::send_flags::none);
+    if (!socket_.send(zmq::buffer(buf.data(), buf.size()), zmq::send_flags::none))
+      throw std::runtime_error("send timed out");
   }
 
   /// A request whose views point at the arguments: pass literals or strings that outlive it.
