@@ -68,39 +68,54 @@ void membership::on_gossip(const gossip_message& msg, clock::time_point now) {
       events_.push_back({membership_event::refused, msg.from.name, why});
     return;
   }
-  merge_record(msg.from, true, now);
+  if (!merge_direct(msg, now)) return;
   for (const auto& e : msg.members) merge_opinion(msg.from.name, e, now);
 }
 
-void membership::merge_record(const member_record& r, bool direct, clock::time_point now) {
-  if (r.name == self_.name || r.name.empty()) return;
-  std::string why;
-  if (!compatible(r, &why)) return;  // logged when its own gossip arrives
+bool membership::merge_direct(const gossip_message& msg, clock::time_point now) {
+  const member_record& r = msg.from;
+  if (r.name.empty()) return false;
   auto it = peers_.find(r.name);
   if (it == peers_.end()) {
-    if (r.leaving) return;  // never learn a departing host
+    if (r.leaving) return false;  // never learn a departing host
     peer p;
     p.info.record = r;
     p.info.status = member_status::alive;
-    p.info.last_heard = now;  // grace: give it suspect_after to be heard directly
+    p.info.last_heard = now;
     p.status_since = now;
+    p.last_seq = msg.seq;
     peers_.emplace(r.name, std::move(p));
+    rumours_.erase(r.name);
     events_.push_back({membership_event::joined, r.name,
-                       "incarnation=" + std::to_string(r.incarnation) +
-                           (direct ? " via=direct" : " via=gossip")});
+                       "incarnation=" + std::to_string(r.incarnation)});
     rebuild_view();
-    return;
+    return true;
   }
   peer& p = it->second;
+  const member_record& known = p.info.record;
+  const bool newer = r.newer_than(known.incarnation, known.version);
+  // An older record, or an earlier message of the same version: a replay (or the second copy of
+  // a message that reached us both downstream and upstream). It says nothing we do not know and
+  // is no evidence that the host is alive now.
+  if (known.newer_than(r.incarnation, r.version) || (!newer && msg.seq <= p.last_seq)) {
+    if (!(!newer && msg.seq == p.last_seq)) ++replays_;
+    return false;
+  }
+  p.last_seq = msg.seq;
+  if (auto rumoured = rumours_.find(r.name);
+      rumoured != rumours_.end() && rumoured->second.incarnation <= r.incarnation)
+    rumours_.erase(rumoured);
   bool view_changed = false;
-  if (r.newer_than(p.info.record.incarnation, p.info.record.version)) {
-    const bool restarted = r.incarnation != p.info.record.incarnation;
-    const bool caps_changed = r.capabilities != p.info.record.capabilities;
+  if (newer) {
+    const bool restarted = r.incarnation != known.incarnation;
+    const bool caps_changed = r.capabilities != known.capabilities;
     p.info.record = r;
     if (restarted) p.suspected_by.clear();
-    if (p.info.status == member_status::dead && !r.leaving) {
+    // Back from the dead by its own word, or restarted since it announced leaving.
+    const bool returns = p.info.status == member_status::dead ||
+                         (restarted && p.info.status == member_status::leaving);
+    if (returns && !r.leaving) {
       p.suspected_by.clear();
-      p.info.last_heard = now;
       set_status(p, member_status::alive, now,
                  restarted ? "reason=rejoined incarnation=" + std::to_string(r.incarnation)
                            : "reason=refuted");
@@ -114,39 +129,67 @@ void membership::merge_record(const member_record& r, bool direct, clock::time_p
       view_changed = true;
     }
   }
-  if (direct) {
-    p.info.last_heard = now;
-    if (p.info.status == member_status::suspect) {
-      set_status(p, member_status::alive, now);
-      view_changed = true;
-    }
+  p.info.last_heard = now;
+  if (p.info.status == member_status::suspect) {
+    set_status(p, member_status::alive, now);
+    view_changed = true;
   }
   if (view_changed) rebuild_view();
+  return true;
 }
 
 void membership::merge_opinion(const std::string& from, const digest_entry& e,
                                clock::time_point now) {
   const member_record& r = e.record;
+  const bool suspicion = e.status == member_status::suspect || e.status == member_status::dead;
   if (r.name == self_.name) {
-    const bool about_current = !self_.newer_than(r.incarnation, r.version);
-    if (about_current && (e.status == member_status::suspect || e.status == member_status::dead) &&
-        !self_.leaving) {
-      self_.version = std::max(self_.version, r.version) + 1;
+    // Only a suspicion of exactly our current record needs refuting; one about a version we
+    // never had is forged or stale, and following it could push our version anywhere.
+    const bool about_current = r.incarnation == self_.incarnation && r.version == self_.version;
+    if (about_current && suspicion && !self_.leaving) {
+      ++self_.version;
       events_.push_back({membership_event::refuted, self_.name,
                          "status=" + std::string(to_string(e.status)) + " by=" + from +
                              " version=" + std::to_string(self_.version)});
     }
     return;
   }
-  if (e.status != member_status::dead) merge_record(r, false, now);
+  if (r.name.empty()) return;
   auto it = peers_.find(r.name);
-  if (it == peers_.end()) return;
+  if (it == peers_.end() || r.incarnation > it->second.info.record.incarnation) {
+    // A host we have not heard (or a restart we have not heard): only where to listen for it.
+    if (e.status == member_status::alive || e.status == member_status::suspect)
+      note_rumour(r, from, now);
+    return;
+  }
   peer& p = it->second;
   if (r.incarnation != p.info.record.incarnation || r.version != p.info.record.version) return;
-  if (e.status == member_status::suspect || e.status == member_status::dead) {
+  if (suspicion) {
     p.suspected_by.insert(from);
   } else {
     p.suspected_by.erase(from);
+  }
+}
+
+void membership::note_rumour(const member_record& r, const std::string& from,
+                             clock::time_point now) {
+  std::string why;
+  if (r.gossip.empty() || r.leaving || !compatible(r, &why)) return;
+  auto it = rumours_.find(r.name);
+  if (it == rumours_.end()) {
+    if (rumours_.size() >= max_rumours) return;
+    it = rumours_.emplace(r.name, rumour{r.gossip, r.incarnation, now}).first;
+    events_.push_back({membership_event::heard_of, r.name, "via=" + from + " gossip=" + r.gossip});
+    return;
+  }
+  it->second.last_named = now;
+  if (r.incarnation > it->second.incarnation) {
+    it->second.incarnation = r.incarnation;
+    if (it->second.gossip != r.gossip) {
+      it->second.gossip = r.gossip;
+      events_.push_back(
+          {membership_event::heard_of, r.name, "via=" + from + " gossip=" + r.gossip});
+    }
   }
 }
 
@@ -199,6 +242,12 @@ void membership::tick(clock::time_point now) {
         break;
     }
     ++it;
+  }
+  for (auto it = rumours_.begin(); it != rumours_.end();) {
+    if (now - it->second.last_named > profile_.forget_after)
+      it = rumours_.erase(it);
+    else
+      ++it;
   }
   if (view_changed) rebuild_view();
 }
@@ -271,6 +320,7 @@ std::vector<std::string> membership::peer_gossip_endpoints() const {
   std::vector<std::string> out;
   for (const auto& [name, p] : peers_)
     if (!p.info.record.gossip.empty()) out.push_back(p.info.record.gossip);
+  for (const auto& [name, r] : rumours_) out.push_back(r.gossip);
   return out;
 }
 

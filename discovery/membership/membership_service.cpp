@@ -49,6 +49,9 @@ void log_event(const membership_event& e) {
     case membership_event::refused:
       spdlog::error("refusing host {}: reason={}", e.name, quoted(e.detail));
       break;
+    case membership_event::heard_of:
+      spdlog::debug("member heard of: {}{}", e.name, detail);
+      break;
   }
 }
 
@@ -140,7 +143,11 @@ void membership_service::receive(zmq::socket_t& socket) {
                      decode_errors_.load(), quoted(std::as_const(decoded.error())));
       continue;
     }
+    const uint64_t replays = state_.replays();
     state_.on_gossip(*decoded, clock::now());
+    if (state_.replays() != replays && replays % 100 == 0)
+      spdlog::warn("replayed gossip message ignored: {} from={} count={}", gossip_endpoint_,
+                   quoted(std::as_const(decoded->from.name)), state_.replays());
   }
 }
 

@@ -1,5 +1,7 @@
 // The membership state machine with a stepped clock: no sockets, no sleeping.
 #include <doctest/doctest.h>
+#include <algorithm>
+#include <limits>
 #include <mesh/discovery/membership.hpp>
 
 using namespace mesh::discovery;
@@ -21,13 +23,27 @@ member_record record(const std::string& name, std::vector<std::string> caps,
   return r;
 }
 
-/// Hosts that exchange gossip in memory; `deaf` lists (receiver, sender) pairs that are cut.
+/// Hosts that exchange gossip in memory; `cut` lists (receiver, sender) pairs that are cut.
+/// With `seeds` set, a host hears another only as the sockets would let it: when it follows the
+/// other's gossip endpoint (a seed or an endpoint membership gave it), or the other follows it
+/// and sends upstream. Without `seeds`, everyone hears everyone.
 struct cluster {
   std::map<std::string, membership> hosts;
   std::set<std::pair<std::string, std::string>> cut;
+  std::map<std::string, std::set<std::string>> seeds;  ///< host -> names it follows from the start
   clock::time_point now = clock::time_point{} + 1h;
 
   void add(const member_record& r) { hosts.emplace(r.name, membership(r, failure_profile::test())); }
+
+  bool follows(const std::string& x, const std::string& y) {
+    if (seeds[x].count(y)) return true;
+    const auto eps = hosts.at(x).peer_gossip_endpoints();
+    return std::find(eps.begin(), eps.end(), hosts.at(y).self().gossip) != eps.end();
+  }
+  bool hears(const std::string& x, const std::string& y) {
+    if (cut.count({x, y})) return false;
+    return seeds.empty() || follows(x, y) || follows(y, x);
+  }
 
   /// One heartbeat: everyone ticks and publishes; everyone alive receives.
   void beat(const std::set<std::string>& silent = {}) {
@@ -37,16 +53,22 @@ struct cluster {
       m.tick(now);
       if (!silent.count(name)) sent.push_back(m.make_gossip());
     }
+    std::set<std::pair<std::string, std::string>> links;
+    for (auto& [x, mx] : hosts)
+      for (auto& [y, my] : hosts)
+        if (x != y && hears(x, y)) links.insert({x, y});
     for (auto& [name, m] : hosts) {
       if (silent.count(name)) continue;
       for (const auto& msg : sent)
-        if (!cut.count({name, msg.from.name})) {
-          // Through the real codec, as on the wire.
-          auto decoded = decode_gossip(encode_gossip(msg).data(), encode_gossip(msg).size());
-          REQUIRE(decoded);
-          m.on_gossip(*decoded, now);
-        }
+        if (links.count({name, msg.from.name})) deliver(name, msg);
     }
+  }
+  /// Hands `msg` to `to` through the real codec, as on the wire.
+  void deliver(const std::string& to, const gossip_message& msg) {
+    const std::string bytes = encode_gossip(msg);
+    auto decoded = decode_gossip(bytes.data(), bytes.size());
+    REQUIRE(decoded);
+    hosts.at(to).on_gossip(*decoded, now);
   }
   void beats(int n, const std::set<std::string>& silent = {}) {
     for (int i = 0; i < n; ++i) beat(silent);
@@ -56,7 +78,18 @@ struct cluster {
     for (const auto& r : hosts.at(name).view().members) out.push_back(r.name);
     return out;
   }
+  /// A message `from` sends now with `members` in place of its real digest: a forgery relayed by
+  /// a live host (its own record is genuine, so the message is accepted as its).
+  gossip_message relay(const std::string& from, std::vector<digest_entry> members) {
+    gossip_message msg = hosts.at(from).make_gossip();
+    msg.members = std::move(members);
+    return msg;
+  }
 };
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 }  // namespace
 
@@ -65,8 +98,12 @@ TEST_CASE("hosts that gossip converge on the same view, learning peers transitiv
   c.add(record("a", {"game"}));
   c.add(record("b", {"chat"}));
   c.add(record("c", {"game", "chat"}));
-  c.cut = {{"a", "c"}, {"c", "a"}};  // a and c only hear of each other through b
-  c.beats(3);
+  c.seeds = {{"a", {"b"}}, {"c", {"b"}}};  // a and c first hear of each other through b
+  c.beats(2);
+  // b has named c to a: a follows c's gossip endpoint, but c owns no keys at a before a hears it.
+  CHECK(has(c.hosts.at("a").peer_gossip_endpoints(), c.hosts.at("c").self().gossip));
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  c.beats(2);
   const std::vector<std::string> all = {"a", "b", "c"};
   CHECK(c.view_of("a") == all);
   CHECK(c.view_of("b") == all);
@@ -140,6 +177,21 @@ TEST_CASE("a leaving host leaves every view at once, without waiting for failure
   CHECK(c.view_of("c") == std::vector<std::string>{"a", "b"});
 }
 
+TEST_CASE("a host restarted right after it left rejoins with its new incarnation") {
+  cluster c;
+  for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  c.hosts.at("b").set_leaving();
+  c.beat();
+  REQUIRE(c.view_of("a") == std::vector<std::string>{"a"});
+  c.hosts.erase("b");
+  c.add(record("b", {"game"}, 2));
+  c.beat();
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  c.beats(20);
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+}
+
 TEST_CASE("new capabilities are gossiped and change the view's epoch") {
   cluster c;
   for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
@@ -198,4 +250,141 @@ TEST_CASE("malformed gossip is refused with a reason, never a crash") {
   REQUIRE(back);
   CHECK(back->from.name == "a");
   CHECK(back->from.capabilities == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("a third party cannot change another host's capabilities, endpoints or leaving flag") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  const member_record real = c.hosts.at("c").self();
+  member_record forged = real;
+  forged.version = real.version + 5;
+  forged.capabilities = {"game", "payment"};
+  forged.endpoint = "tcp://127.0.0.1:9/forged";
+  c.deliver("a", c.relay("b", {{forged, member_status::alive}}));
+  forged.version += 1;
+  forged.leaving = true;
+  c.deliver("a", c.relay("b", {{forged, member_status::leaving}}));
+  forged.incarnation += 1;  // a restart that never happened
+  c.deliver("a", c.relay("b", {{forged, member_status::alive}}));
+  const member_record* seen = c.hosts.at("a").view().find("c");
+  REQUIRE(seen != nullptr);
+  CHECK(seen->incarnation == real.incarnation);
+  CHECK(seen->version == real.version);
+  CHECK(seen->capabilities == real.capabilities);
+  CHECK(seen->endpoint == real.endpoint);
+  CHECK(c.hosts.at("a").view().hosts_with("payment").empty());
+  c.beats(3);  // c's own gossip still rules
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(c.hosts.at("a").view().find("c")->version == real.version);
+}
+
+TEST_CASE("only the host itself changes its record, and every view follows") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.seeds = {{"a", {"b"}}, {"b", {"c"}}, {"c", {"a"}}};
+  c.beats(4);
+  c.hosts.at("c").set_capabilities({"game", "payment"});
+  c.beat();
+  CHECK(c.hosts.at("a").view().hosts_with("payment") == std::vector<std::string>{"c"});
+  CHECK(c.hosts.at("b").view().hosts_with("payment") == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("a third party cannot revive a dead host, only the host's own newer message can") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  c.beats(12, {"c"});  // c frozen: declared dead
+  REQUIRE(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  member_record claimed = c.hosts.at("c").self();
+  claimed.version += 1;  // what a refutation would look like, said by b
+  c.deliver("a", c.relay("b", {{claimed, member_status::alive}}));
+  c.beat({"c"});
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  c.beats(3);  // c speaks again, hears it is dead and refutes itself
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("a suspicion alone does not remove a host that is heard, and the host refutes it") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  const uint64_t before = c.hosts.at("c").self().version;
+  for (int i = 0; i < 20; ++i) {
+    const member_record about_c = c.hosts.at("a").view().find("c") != nullptr
+                                      ? *c.hosts.at("a").view().find("c")
+                                      : c.hosts.at("c").self();
+    c.deliver("a", c.relay("b", {{about_c, member_status::dead}}));
+    c.deliver("c", c.relay("b", {{c.hosts.at("c").self(), member_status::dead}}));
+    c.beat();
+    CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+  }
+  CHECK(c.hosts.at("c").self().version > before);
+}
+
+TEST_CASE("a suspicion of a version the host never had does not move its version") {
+  cluster c;
+  for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  member_record about_a = c.hosts.at("a").self();
+  const uint64_t before = about_a.version;
+  about_a.version = std::numeric_limits<uint64_t>::max();
+  c.deliver("a", c.relay("b", {{about_a, member_status::dead}}));
+  about_a.version = before;
+  about_a.incarnation += 1;
+  c.deliver("a", c.relay("b", {{about_a, member_status::suspect}}));
+  CHECK(c.hosts.at("a").self().version == before);
+  c.beats(3);
+  CHECK(c.view_of("b") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("replayed messages never regress a view") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  const gossip_message b_old = c.hosts.at("b").make_gossip();  // names c's first incarnation
+  const gossip_message first = c.hosts.at("c").make_gossip();
+  c.hosts.at("c").set_capabilities({"game", "payment"});
+  c.beats(2);
+  const gossip_message second = c.hosts.at("c").make_gossip();
+  c.beats(2);
+  REQUIRE(c.hosts.at("a").view().hosts_with("payment") == std::vector<std::string>{"c"});
+  // An older version of c: its capabilities do not come back.
+  c.deliver("a", first);
+  CHECK(c.hosts.at("a").view().hosts_with("payment") == std::vector<std::string>{"c"});
+  CHECK(c.hosts.at("a").replays() >= 1);
+  // An earlier message of c's current version, replayed while c is silent, is no sign of life:
+  // c is still declared dead on time.
+  for (int i = 0; i < 12; ++i) {
+    c.beat({"c"});
+    c.deliver("a", second);
+  }
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  // c restarts with a higher incarnation; its old incarnation's messages change nothing.
+  c.hosts.erase("c");
+  c.add(record("c", {"chat"}, 2));
+  c.beats(3);
+  REQUIRE(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+  c.deliver("a", first);
+  c.deliver("a", second);
+  CHECK(c.hosts.at("a").view().find("c")->incarnation == 2);
+  CHECK(c.hosts.at("a").view().hosts_with("game") == std::vector<std::string>{"a", "b"});
+  // And a replay of b's earlier message does not bring c's old incarnation back either.
+  const uint64_t epoch = c.hosts.at("a").view().epoch;
+  c.deliver("a", b_old);
+  CHECK(c.hosts.at("a").view().epoch == epoch);
+}
+
+TEST_CASE("a host only named by others owns no keys, and is forgotten when no longer named") {
+  cluster c;
+  for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  member_record ghost = record("ghost", {"game"});
+  c.deliver("a", c.relay("b", {{ghost, member_status::alive}}));
+  CHECK(has(c.hosts.at("a").peer_gossip_endpoints(), ghost.gossip));
+  c.beats(5);
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+  c.now += failure_profile::test().forget_after;
+  c.beat();
+  CHECK_FALSE(has(c.hosts.at("a").peer_gossip_endpoints(), ghost.gossip));
 }

@@ -1,6 +1,14 @@
 // The membership state machine: merges gossip, detects failures, and yields the view of live
 // hosts that placement is computed from. No sockets and no clock of its own: the caller passes
 // `now`, so tests step time instead of waiting for it.
+//
+// Authority (docs/CLUSTER.md "Who may say what about a host"): a host's record (capabilities,
+// endpoints, leaving, incarnation and version) is taken only from that host's own messages
+// (`gossip_message::from`). What a third party's digest says about a host counts only as a hint
+// that the host exists (its gossip endpoint is followed, it enters no view until heard) and as a
+// suspicion of the host's current (incarnation, version), which only the host's own newer version
+// refutes. Messages older than what we hold (incarnation, version, or seq within a version) are
+// replays and change nothing.
 #pragma once
 
 #include <chrono>
@@ -57,7 +65,17 @@ struct member_view {
 
 /// What changed in one step, for logs and counters.
 struct membership_event {
-  enum kind { joined, updated, suspected, recovered, died, left, refuted, refused } what;
+  enum kind {
+    joined,
+    updated,
+    suspected,
+    recovered,
+    died,
+    left,
+    refuted,
+    refused,
+    heard_of,  ///< a third party named a host we have not heard: we follow its gossip endpoint
+  } what;
   std::string name;
   std::string detail;
 };
@@ -83,8 +101,11 @@ class membership {
   const member_view& view() const noexcept { return view_; }
   /// Every member known (self included), for queries and logs.
   std::vector<member_info> members() const;
-  /// Gossip endpoints of every known peer (for the SUB socket).
+  /// Gossip endpoints of every known peer and of every host a peer named that we have not heard
+  /// from yet (for the SUB socket).
   std::vector<std::string> peer_gossip_endpoints() const;
+  /// Messages ignored as replays (older than what we hold from their sender) so far.
+  uint64_t replays() const noexcept { return replays_; }
   /// Events since the last call.
   std::vector<membership_event> take_events();
 
@@ -96,20 +117,34 @@ class membership {
     member_info info;
     std::set<std::string> suspected_by;  ///< hosts whose gossip says suspect/dead
     clock::time_point status_since{};
+    uint64_t last_seq = 0;  ///< highest `seq` accepted from it at its current version
+  };
+  /// A host a third party named and we have not heard from (or heard only an older incarnation
+  /// of): where to listen for it. Nothing else of the third party's record is kept.
+  struct rumour {
+    std::string gossip;
+    uint64_t incarnation = 0;
+    clock::time_point last_named{};
   };
 
   bool compatible(const member_record& r, std::string* why) const;
-  void merge_record(const member_record& r, bool direct, clock::time_point now);
+  /// Merges the sender's own record; false when the message is a replay (ignore it whole).
+  bool merge_direct(const gossip_message& msg, clock::time_point now);
   void merge_opinion(const std::string& from, const digest_entry& e, clock::time_point now);
+  void note_rumour(const member_record& r, const std::string& from, clock::time_point now);
   void set_status(peer& p, member_status s, clock::time_point now, std::string detail = {});
   size_t alive_peers_except(const std::string& name) const;
   void rebuild_view();
 
+  static constexpr size_t max_rumours = 4096;
+
   member_record self_;
   failure_profile profile_;
+  uint64_t replays_ = 0;
   uint64_t seq_ = 0;
   std::map<std::string, peer> peers_;
-  std::set<std::string> refused_;  ///< incompatible hosts already logged
+  std::map<std::string, rumour> rumours_;  ///< at most max_rumours
+  std::set<std::string> refused_;         ///< incompatible hosts already logged
   member_view view_;
   std::vector<membership_event> events_;
 };
