@@ -1,6 +1,7 @@
 #include "mesh/discovery/membership.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace mesh::discovery {
 namespace {
@@ -143,11 +144,13 @@ void membership::merge_opinion(const std::string& from, const digest_entry& e,
   const member_record& r = e.record;
   const bool suspicion = e.status == member_status::suspect || e.status == member_status::dead;
   if (r.name == self_.name) {
-    // Only a suspicion of exactly our current record needs refuting; one about a version we
-    // never had is forged or stale, and following it could push our version anywhere.
-    const bool about_current = r.incarnation == self_.incarnation && r.version == self_.version;
+    // A suspicion of our current record, or of a later version of this incarnation (which only
+    // a forger can have put about: we step past it so that our own messages count again).
+    // Never one at the largest version, which has no successor: that would wrap to 0.
+    const bool about_current = r.incarnation == self_.incarnation && r.version >= self_.version &&
+                               r.version < std::numeric_limits<uint64_t>::max();
     if (about_current && suspicion && !self_.leaving) {
-      ++self_.version;
+      self_.version = r.version + 1;
       events_.push_back({membership_event::refuted, self_.name,
                          "status=" + std::string(to_string(e.status)) + " by=" + from +
                              " version=" + std::to_string(self_.version)});

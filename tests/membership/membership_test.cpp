@@ -322,13 +322,13 @@ TEST_CASE("a suspicion alone does not remove a host that is heard, and the host 
   CHECK(c.hosts.at("c").self().version > before);
 }
 
-TEST_CASE("a suspicion of a version the host never had does not move its version") {
+TEST_CASE("a suspicion at the largest version or of another incarnation does not move a version") {
   cluster c;
   for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
   c.beats(3);
   member_record about_a = c.hosts.at("a").self();
   const uint64_t before = about_a.version;
-  about_a.version = std::numeric_limits<uint64_t>::max();
+  about_a.version = std::numeric_limits<uint64_t>::max();  // a refutation would wrap to 0
   c.deliver("a", c.relay("b", {{about_a, member_status::dead}}));
   about_a.version = before;
   about_a.incarnation += 1;
@@ -336,6 +336,22 @@ TEST_CASE("a suspicion of a version the host never had does not move its version
   CHECK(c.hosts.at("a").self().version == before);
   c.beats(3);
   CHECK(c.view_of("b") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("a host whose name was used to push its version ahead steps past it and is heard again") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  // A forger speaks as c with a far higher version: c's real messages now look old at a.
+  gossip_message as_c = c.hosts.at("c").make_gossip();
+  as_c.from.version += 1000;
+  c.deliver("a", as_c);
+  c.deliver("b", as_c);
+  // a and b stop hearing c, suspect that version, c hears it and refutes past it.
+  c.beats(15);
+  CHECK(c.hosts.at("c").self().version > as_c.from.version);
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(c.hosts.at("a").view().find("c")->version == c.hosts.at("c").self().version);
 }
 
 TEST_CASE("replayed messages never regress a view") {
