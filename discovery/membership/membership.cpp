@@ -85,6 +85,7 @@ bool membership::merge_direct(const gossip_message& msg, clock::time_point now) 
     p.info.last_heard = now;
     p.status_since = now;
     p.last_seq = msg.seq;
+    p.heard = true;
     peers_.emplace(r.name, std::move(p));
     rumours_.erase(r.name);
     events_.push_back({membership_event::joined, r.name,
@@ -93,6 +94,18 @@ bool membership::merge_direct(const gossip_message& msg, clock::time_point now) 
     return true;
   }
   peer& p = it->second;
+  if (!p.heard) {
+    // Its first own message: whatever the third party said is replaced, whatever its order.
+    p.heard = true;
+    p.last_seq = msg.seq;
+    p.info.record = r;
+    p.info.last_heard = now;
+    p.suspected_by.clear();
+    rumours_.erase(r.name);
+    set_status(p, r.leaving ? member_status::leaving : member_status::alive, now, "reason=heard");
+    rebuild_view();
+    return true;
+  }
   const member_record& known = p.info.record;
   const bool newer = r.newer_than(known.incarnation, known.version);
   // An older record, or an earlier message of the same version: a replay (or the second copy of
@@ -159,10 +172,28 @@ void membership::merge_opinion(const std::string& from, const digest_entry& e,
   }
   if (r.name.empty()) return;
   auto it = peers_.find(r.name);
-  if (it == peers_.end() || r.incarnation > it->second.info.record.incarnation) {
-    // A host we have not heard (or a restart we have not heard): only where to listen for it.
-    if (e.status == member_status::alive || e.status == member_status::suspect)
-      note_rumour(r, from, now);
+  const bool named_alive = e.status == member_status::alive || e.status == member_status::suspect;
+  if (it == peers_.end()) {
+    // A host we have not heard: it joins provisionally, with the relayed record, so that every
+    // host routes by the same view while we subscribe to it; its own first message replaces
+    // the record whole, and nobody else changes it.
+    std::string why;
+    if (named_alive && !r.leaving && compatible(r, &why)) {
+      peer p;
+      p.info.record = r;
+      p.info.status = member_status::alive;
+      p.info.last_heard = now;  // grace: suspect_after to be heard itself
+      p.status_since = now;
+      peers_.emplace(r.name, std::move(p));
+      events_.push_back({membership_event::joined, r.name,
+                         "incarnation=" + std::to_string(r.incarnation) + " via=" + from});
+      rebuild_view();
+    }
+    return;
+  }
+  if (r.incarnation > it->second.info.record.incarnation) {
+    // A restart we have not heard: only where to listen for it.
+    if (named_alive) note_rumour(r, from, now);
     return;
   }
   peer& p = it->second;
@@ -216,7 +247,8 @@ void membership::tick(clock::time_point now) {
         if (silent > profile_.dead_after) {
           // With more than two hosts alive, wait for a second host to suspect it too: one
           // host's deafness (a one-way partition) must not kill a healthy peer.
-          bool confirmed = alive_peers_except(it->first) == 0;
+          // A host only ever named by others needs no confirmation: we never heard it.
+          bool confirmed = !p.heard || alive_peers_except(it->first) == 0;
           for (const auto& by : p.suspected_by) {
             auto other = peers_.find(by);
             if (other != peers_.end() && other->second.info.status == member_status::alive)

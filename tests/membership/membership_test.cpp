@@ -100,9 +100,8 @@ TEST_CASE("hosts that gossip converge on the same view, learning peers transitiv
   c.add(record("c", {"game", "chat"}));
   c.seeds = {{"a", {"b"}}, {"c", {"b"}}};  // a and c first hear of each other through b
   c.beats(2);
-  // b has named c to a: a follows c's gossip endpoint, but c owns no keys at a before a hears it.
+  // b has named c to a: a follows c's gossip endpoint.
   CHECK(has(c.hosts.at("a").peer_gossip_endpoints(), c.hosts.at("c").self().gossip));
-  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
   c.beats(2);
   const std::vector<std::string> all = {"a", "b", "c"};
   CHECK(c.view_of("a") == all);
@@ -391,16 +390,33 @@ TEST_CASE("replayed messages never regress a view") {
   CHECK(c.hosts.at("a").view().epoch == epoch);
 }
 
-TEST_CASE("a host only named by others owns no keys, and is forgotten when no longer named") {
+TEST_CASE("a host only named by others is dropped once silent, and forgotten when no longer named") {
   cluster c;
   for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
   c.beats(3);
   member_record ghost = record("ghost", {"game"});
   c.deliver("a", c.relay("b", {{ghost, member_status::alive}}));
   CHECK(has(c.hosts.at("a").peer_gossip_endpoints(), ghost.gossip));
-  c.beats(5);
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "ghost"});  // provisionally
+  c.beats(12);  // never heard itself: dead without a second opinion
   CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
   c.now += failure_profile::test().forget_after;
   c.beat();
   CHECK_FALSE(has(c.hosts.at("a").peer_gossip_endpoints(), ghost.gossip));
+}
+
+TEST_CASE("a relayed record of a host not yet heard is replaced whole by the host's own message") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.seeds = {{"a", {"b"}}, {"c", {"b"}}};
+  c.beats(1);  // b has heard a and c; a has not heard c
+  member_record forged = c.hosts.at("c").self();
+  forged.incarnation += 99;
+  forged.capabilities = {"payment"};
+  c.deliver("a", c.relay("b", {{forged, member_status::alive}}));
+  REQUIRE(c.hosts.at("a").view().find("c") != nullptr);
+  c.beats(3);
+  CHECK(c.hosts.at("a").view().find("c")->incarnation == 1);
+  CHECK(c.hosts.at("a").view().hosts_with("game") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(c.hosts.at("a").view().hosts_with("payment").empty());
 }

@@ -4,10 +4,10 @@
 //
 // Authority (docs/CLUSTER.md "Who may say what about a host"): a host's record (capabilities,
 // endpoints, leaving, incarnation and version) is taken only from that host's own messages
-// (`gossip_message::from`). What a third party's digest says about a host counts only as a hint
-// that the host exists (its gossip endpoint is followed, it enters no view until heard) and as a
-// suspicion of the host's current (incarnation, version), which only the host's own newer version
-// refutes. Messages older than what we hold (incarnation, version, or seq within a version) are
+// (`gossip_message::from`). What a third party's digest says about a host counts only as news
+// that the host exists (a host not yet heard joins provisionally and its gossip endpoint is
+// followed; its own first message replaces the relayed record whole) and as a suspicion of the
+// host's current (incarnation, version), which only the host's own newer version refutes. Messages older than what we hold (incarnation, version, or seq within a version) are
 // replays and change nothing.
 #pragma once
 
@@ -118,6 +118,9 @@ class membership {
     std::set<std::string> suspected_by;  ///< hosts whose gossip says suspect/dead
     clock::time_point status_since{};
     uint64_t last_seq = 0;  ///< highest `seq` accepted from it at its current version
+    /// False while only a third party has named it: its record is provisional, replaced whole
+    /// by its own first message, and never changed by anyone else.
+    bool heard = false;
   };
   /// A host a third party named and we have not heard from (or heard only an older incarnation
   /// of): where to listen for it. Nothing else of the third party's record is kept.
