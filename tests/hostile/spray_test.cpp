@@ -24,6 +24,13 @@ using steady = std::chrono::steady_clock;
 constexpr auto warm_up = 3s;
 constexpr auto spray_for = 15s;
 constexpr size_t max_growth_kib = 10 * 1024;
+// Under AddressSanitizer freed memory sits in a quarantine (256 MiB by default) before reuse, so
+// meshd's RSS says nothing about leaks or bloat: the bound is checked in the ordinary build only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
 
 /// VmRSS of `pid` in KiB (0 when unreadable).
 size_t rss_kib(pid_t pid) {
@@ -337,7 +344,7 @@ TEST_CASE("hostile bytes at every port neither crash nor bloat the host, and cli
   CHECK(tcp_conns.load() > 100);
   CHECK(http_conns.load() > 50);
   CHECK(rss_warm > 0);
-  CHECK(rss_end < rss_warm + max_growth_kib);
+  if (rss_is_meaningful) CHECK(rss_end < rss_warm + max_growth_kib);
   CHECK(good.load() > 50);
   CHECK(bad.load() * 20 <= good.load());  // at least ~95% correct under spray
 
