@@ -1,6 +1,7 @@
 #include "plugin/module_table.hpp"
 
 #include <algorithm>
+#include <cstddef>
 
 namespace mesh::host {
 
@@ -26,6 +27,8 @@ tl::expected<void, std::string> module_table::add(std::shared_ptr<loaded_plugin>
   for (const auto& m : plugin->modules) {
     auto module = std::make_unique<actor_module>();
     module->abi = m.abi;
+    module->nonblocking = m.abi->struct_size >= offsetof(mesh_module, flags) + sizeof m.abi->flags &&
+                          (m.abi->flags & MESH_MODULE_NONBLOCKING) != 0;
     module->name = m.name;
     module->capability = m.capability;
     module->plugin_file = file;

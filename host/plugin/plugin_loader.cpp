@@ -70,7 +70,7 @@ tl::expected<std::shared_ptr<loaded_plugin>, std::string> load_plugin(
   for (size_t i = 0; i < info->module_count; ++i) {
     const mesh_module* m = info->modules[i];
     if (m == nullptr) return refuse("module #" + std::to_string(i) + " is null");
-    if (m->struct_size < sizeof(mesh_module))
+    if (m->struct_size < MESH_MODULE_SIZE_1_0)
       return refuse("module #" + std::to_string(i) + " has a too small description");
     if (!valid_name(m->name))
       return refuse("module #" + std::to_string(i) + " has an empty or unprintable name");

@@ -1,5 +1,9 @@
 #include "runtime/runtime.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -73,6 +77,9 @@ int64_t to_ns(clock::time_point t) {
 
 constexpr uint8_t msgpack_nil = 0xc0;
 
+/// How many slow handlers demote a nonblocking module (one can be a page fault on first use).
+constexpr uint32_t slow_handlers_to_demote = 3;
+
 /// A new slot for actor `id` of `module`, allocated together with a copy of the id's
 /// characters (right after the struct), so the id costs no allocation of its own.
 activation* new_activation(actor_module& module, std::string_view id) {
@@ -130,7 +137,91 @@ void runtime::submit(actor_module& module, std::string_view id, task* t) {
     schedule = true;
   }
   a->lock.unlock();
-  if (schedule) ready_.push(a);
+  if (!schedule) return;
+  if (module.nonblocking && config_.inline_budget.count() > 0 &&
+      !module.demoted.load(std::memory_order_relaxed)) {
+    inline_.push_back(a);
+  } else {
+    ready_.push(a);
+  }
+}
+
+size_t runtime::run_inline() {
+  if (inline_.empty()) return 0;
+  batch_usage_ = thread_usage();
+  batch_start_ = clock::now();
+  const clock::time_point until = batch_start_ + config_.inline_budget;
+  size_t ran = 0, i = 0;
+  for (; i < inline_.size() && clock::now() < until; ++i) ran += run_slot_inline(inline_[i], until);
+  for (; i < inline_.size(); ++i) hand_to_workers(inline_[i]);  // out of time: the rest
+  inline_.clear();
+  return ran;
+}
+
+runtime::usage runtime::thread_usage() noexcept {
+  rusage r{};
+  ::getrusage(RUSAGE_THREAD, &r);
+  const auto us = [](const timeval& t) { return int64_t{t.tv_sec} * 1'000'000 + t.tv_usec; };
+  return usage{us(r.ru_utime) + us(r.ru_stime), r.ru_nvcsw};
+}
+
+bool runtime::handler_was_slow(clock::time_point started, clock::time_point ended) const noexcept {
+  // A handler that took long on the clock either computed for long, blocked (slept), or merely
+  // lost the CPU to other threads, which is no reason to demote it. Its CPU time is at least
+  // the batch's CPU time minus the clock time before it started. A voluntary context switch is
+  // weaker evidence of blocking (a contended malloc lock or a page fault also sleeps briefly), so
+  // it counts only for a handler that took four times the limit. Measured here: glibc's malloc
+  // sometimes spends 1-4 ms of CPU inside an ordinary handler (consolidating free chunks).
+  const usage now = thread_usage();
+  const int64_t before_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(started - batch_start_).count();
+  if (now.cpu_us - batch_usage_.cpu_us - before_us > config_.slow_handler.count()) return true;
+  return now.voluntary_switches != batch_usage_.voluntary_switches &&
+         ended - started > 4 * config_.slow_handler;
+}
+
+size_t runtime::run_slot_inline(activation* a, clock::time_point until) {
+  actor_module& module = *a->module;
+  a->lock.lock();
+  task* t = a->head;
+  a->head = a->tail = nullptr;
+  a->lock.unlock();
+  size_t ran = 0;
+  clock::time_point before = clock::now();
+  while (t != nullptr) {
+    task* next = t->next;
+    run_task(a, t);
+    ++ran;
+    t = next;
+    const clock::time_point after = clock::now();
+    if (after - before > config_.slow_handler && handler_was_slow(before, after) &&
+        ++module.slow_handlers == slow_handlers_to_demote) {
+      module.demoted.store(true, std::memory_order_relaxed);
+      spdlog::warn(
+          "slow nonblocking handler: module={} took_us={} limit_us={} times={}; its actors run "
+          "on the workers from now on",
+          module.name, std::chrono::duration_cast<std::chrono::microseconds>(after - before).count(),
+          config_.slow_handler.count(), slow_handlers_to_demote);
+    }
+    before = after;
+    if (t != nullptr && (after >= until || module.demoted.load(std::memory_order_relaxed))) break;
+  }
+  a->lock.lock();
+  if (t != nullptr) {  // out of time (or demoted): the rest of the mail goes first, to a worker
+    task* last = t;
+    while (last->next != nullptr) last = last->next;
+    last->next = a->head;
+    if (a->head == nullptr) a->tail = last;
+    a->head = t;
+  }
+  if (a->head == nullptr) {
+    a->scheduled = false;
+    a->lock.unlock();
+  } else {
+    a->lock.unlock();
+    hand_to_workers(a);
+  }
+  return ran;
 }
 
 bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
@@ -190,6 +281,8 @@ size_t runtime::retire_if(const std::function<bool(const actor_module&, std::str
 
 void runtime::shutdown() {
   if (workers_.empty()) return;
+  for (activation* a : inline_) hand_to_workers(a);
+  inline_.clear();
   std::vector<activation*> candidates;
   for (bool pending = true; pending;) {
     pending = false;

@@ -51,6 +51,13 @@ struct actor_module {
   std::shared_ptr<const void> library;
   /// Whether this host currently serves the module's capability (dispatcher-owned).
   bool served = true;
+  /// The plugin declared MESH_MODULE_NONBLOCKING: the dispatcher may run its handlers itself.
+  bool nonblocking = false;
+  /// A handler of this nonblocking module took too long: run it on the workers from now on.
+  /// Set by whichever thread ran that handler, read by the dispatcher (relaxed).
+  std::atomic<bool> demoted{false};
+  /// Slow handlers of this nonblocking module run by the dispatcher (dispatcher-owned).
+  uint32_t slow_handlers = 0;
   /// Live actors by id (dispatcher-owned).
   actor_directory actors;
   /// Actors of this module with an instance (created and not yet destroyed); written by the
@@ -122,6 +129,12 @@ struct runtime_config {
   unsigned workers = 2;
   /// Largest reply a handler may produce.
   size_t max_reply_bytes = 1 << 20;
+  /// How long run_inline() may run nonblocking modules' handlers on the dispatcher thread per
+  /// call before it hands the rest to the workers; 0 runs every handler on the workers.
+  std::chrono::microseconds inline_budget{500};
+  /// A nonblocking module whose handler computes for longer than this, or sleeps for longer
+  /// than four times this, three times, is demoted to the workers.
+  std::chrono::microseconds slow_handler{5000};
 };
 
 /// The directory plus the worker pool. Methods marked "dispatcher" must be called from one
@@ -134,8 +147,15 @@ class runtime {
   runtime& operator=(const runtime&) = delete;
 
   /// Dispatcher: queues `t` for actor `id` of `module`, creating the slot on first use (the
-  /// instance itself is created lazily by the worker, with the first task's init_arg).
+  /// instance itself is created lazily by the thread that runs its first task, with that task's
+  /// init_arg). An idle actor of a nonblocking module waits for run_inline(); any other goes to
+  /// the workers' run queue.
   void submit(actor_module& module, std::string_view id, task* t);
+
+  /// Dispatcher: runs the nonblocking actors submit() kept for this thread, here and now, for at
+  /// most the inline budget; what is left goes to the workers. The completion sink is called on
+  /// this thread for the tasks run here. Returns how many tasks ran.
+  size_t run_inline();
 
   /// Dispatcher: deactivates actors idle for longer than `idle` (hook reason idle); returns how
   /// many were retired. Busy actors are skipped.
@@ -162,6 +182,19 @@ class runtime {
  private:
   void worker_loop();
   void run_slot(activation* a);
+  /// run_slot on the dispatcher: stops at `until` and demotes a module whose handler was slow.
+  size_t run_slot_inline(activation* a, clock::time_point until);
+  /// This thread's CPU time and voluntary context switches so far.
+  struct usage {
+    int64_t cpu_us = 0;
+    long voluntary_switches = 0;
+  };
+  static usage thread_usage() noexcept;
+  /// After a handler that ran from `started` to `ended` took longer than slow_handler on the
+  /// clock: did it use that much CPU, or sleep for long (rather than lose the CPU to others)?
+  bool handler_was_slow(clock::time_point started, clock::time_point ended) const noexcept;
+  /// Puts `a` (scheduled, mailbox not empty) on the workers' run queue.
+  void hand_to_workers(activation* a) { ready_.push(a); }
   void run_task(activation* a, task* t);
   void finish_retire(activation* a);
   bool try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
@@ -172,6 +205,9 @@ class runtime {
   run_queue<activation*> ready_;
   std::vector<std::thread> workers_;
   std::vector<actor_module*> modules_seen_;  // dispatcher: modules that have slots
+  std::vector<activation*> inline_;          // dispatcher: scheduled, waiting for run_inline
+  usage batch_usage_;                        // dispatcher: thread_usage() when run_inline began
+  clock::time_point batch_start_{};          // dispatcher: when run_inline began
   size_t live_ = 0;
   runtime_stats stats_;
   std::atomic<uint64_t> next_activation_{1};

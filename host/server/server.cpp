@@ -37,6 +37,9 @@ void server::inbound_deleter::operator()(inbound* in) const noexcept { delete in
 
 namespace {
 
+/// True on the dispatcher thread (the one in server::run).
+thread_local bool t_dispatcher = false;
+
 constexpr int max_batch = 256;
 constexpr auto housekeeping_tick = std::chrono::milliseconds(100);
 constexpr size_t max_timer_queues = 64;
@@ -134,7 +137,11 @@ void server::complete(task* t, const outcome& result) noexcept {
                   log_value(t->actor->id), wire::to_string(result.code),
                   log_value(result.message));
   }
-  completions_.push(in);
+  if (t_dispatcher) {
+    inline_done_.push_back(in);  // ran in runtime::run_inline on this thread: no hand-over
+  } else {
+    completions_.push(in);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,6 +201,7 @@ void server::rebuild_poll_items() {
 }
 
 void server::run() {
+  t_dispatcher = true;
   const auto sweep_every = std::clamp<clock::duration>(config_.idle_timeout / 4,
                                                        std::chrono::milliseconds(10),
                                                        std::chrono::seconds(5));
@@ -222,6 +230,7 @@ void server::run() {
     }
     if (poll_items_[3].revents & ZMQ_POLLIN) apply_membership();
     receive_batch();
+    runtime_->run_inline();
     drain_completions();
     for (size_t i = fixed_items; i < poll_items_.size() && !poll_items_dirty_; ++i)
       if (poll_items_[i].revents & ZMQ_POLLIN) receive_from_peer(*poll_peers_[i - fixed_items]);
@@ -1061,6 +1070,8 @@ void server::expire_calls(clock::time_point now) {
 void server::drain_completions() {
   completed_.clear();
   completions_.take_all(completed_);
+  completed_.insert(completed_.end(), inline_done_.begin(), inline_done_.end());
+  inline_done_.clear();
   for (inbound* in : completed_) {
     if (in->once) {
       // Repeats that waited for this request get its reply; later ones get it from the table.

@@ -194,6 +194,7 @@ class server final : public completion_sink {
   once_table<std::unique_ptr<inbound, inbound_deleter>> once_{65'536, std::chrono::seconds(60)};
   std::map<uint32_t, std::deque<timer_entry>> timers_;  // timeout_ms -> calls in deadline order
   std::vector<inbound*> completed_;
+  std::vector<inbound*> inline_done_;  ///< completed by handlers the dispatcher ran itself
   std::vector<plugin_event> events_;
   host_counters stats_;
   clock::time_point started_ = clock::now();

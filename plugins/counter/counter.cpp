@@ -15,6 +15,9 @@ namespace mesh::examples {
 /// One counter; its state lives only as long as the activation.
 class counter {
  public:
+  /// Handlers only compute in memory: the host may run them on its request thread.
+  static constexpr bool nonblocking = true;
+
   explicit counter(const sdk::context& ctx) : count_(ctx.init_arg()["start"].as_int(0)) {}
 
   void call(const sdk::value& msg, sdk::writer& reply) {

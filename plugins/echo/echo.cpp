@@ -9,6 +9,9 @@ namespace mesh::examples {
 /// Stateless echo: the reply is the payload, re-packed from the decoded view without copies.
 class echo {
  public:
+  /// Handlers only compute in memory: the host may run them on its request thread.
+  static constexpr bool nonblocking = true;
+
   explicit echo(const sdk::context&) noexcept {}
 
   void call(const sdk::value& msg, sdk::writer& reply) {

@@ -23,6 +23,9 @@ namespace mesh::examples {
 /// A chat room with a bounded in-memory history.
 class chat_actor {
  public:
+  /// Handlers only compute in memory: the host may run them on its request thread.
+  static constexpr bool nonblocking = true;
+
   /// Messages kept per room; posting more drops the oldest.
   static constexpr size_t max_history = 1000;
   static constexpr size_t max_user_bytes = 64;

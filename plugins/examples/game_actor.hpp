@@ -20,6 +20,9 @@ namespace mesh::examples {
 /// A player in a game: the actor id is the player id.
 class game_actor {
  public:
+  /// Handlers only compute in memory: the host may run them on its request thread.
+  static constexpr bool nonblocking = true;
+
   explicit game_actor(const sdk::context& ctx);
 
   void call(const sdk::value& msg, sdk::writer& reply);

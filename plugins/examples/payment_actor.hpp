@@ -34,6 +34,9 @@ namespace mesh::examples {
 /// A bank account with idempotent charges and credits.
 class payment_actor {
  public:
+  /// Handlers only compute in memory: the host may run them on its request thread.
+  static constexpr bool nonblocking = true;
+
   /// Applied request ids remembered for duplicate detection.
   static constexpr size_t max_remembered_requests = 10'000;
   static constexpr size_t max_request_id_bytes = 128;

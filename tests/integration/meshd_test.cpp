@@ -1,6 +1,8 @@
 // A real meshd process, real plugins, real sockets on 127.0.0.1.
 #include <doctest/doctest.h>
 
+#include <mesh/plugin_abi.h>
+
 #include "test_support.hpp"
 
 using namespace mesh::test;
@@ -227,7 +229,9 @@ TEST_CASE("invalid plugins are refused with one log line each and the rest is se
     REQUIRE_MESSAGE(at != std::string::npos, std::string(log));
     CHECK(log.substr(at, log.find('\n', at) - at).find(reason) != std::string::npos);
   };
-  refused("libfixture_wrong_abi.so", "plugin ABI 99.0 is incompatible with host ABI 1.0");
+  const std::string minor = std::to_string(MESH_ABI_VERSION_MINOR);
+  refused("libfixture_wrong_abi.so",
+          "plugin ABI 99." + minor + " is incompatible with host ABI 1." + minor);
   refused("libfixture_missing_entry.so", "missing entry point mesh_plugin_abi_version");
   refused("libfixture_init_throws.so", "returned no plugin description");
   refused("not_a_plugin.so", "not a loadable shared library");

@@ -132,6 +132,8 @@ std::vector<int64_t> runtime_load::sequential(host::actor_module& m,
 }
 
 void runtime_load::wait_for_completions() {
+  // As the server does after each batch: nonblocking actors run here, the rest on the workers.
+  runtime_.run_inline();
   pollfd p{sink_.done().fd(), POLLIN, 0};
   const int rc = ::poll(&p, 1, static_cast<int>(options_.stall_limit.count()));
   if (rc == 0) {

@@ -1,6 +1,6 @@
 // Load on the actor runtime in-process: the bench thread is the dispatcher (the only thread
-// calling submit and shutdown), finished tasks come back through a batch_queue it drains, as
-// in the server, and are resubmitted at once so that a fixed number stay in flight.
+// calling submit, run_inline and shutdown), finished tasks come back through a batch_queue it
+// drains, as in the server, and are resubmitted at once so that a fixed number stay in flight.
 #pragma once
 
 #include <atomic>

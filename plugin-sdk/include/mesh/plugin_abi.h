@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define MESH_ABI_VERSION_MAJOR 1
-#define MESH_ABI_VERSION_MINOR 0
+#define MESH_ABI_VERSION_MINOR 1
 /** The packed version a plugin reports: major in the high 16 bits, minor in the low 16 bits. */
 #define MESH_ABI_VERSION ((uint32_t)((MESH_ABI_VERSION_MAJOR << 16) | MESH_ABI_VERSION_MINOR))
 
@@ -99,7 +99,20 @@ typedef struct mesh_module {
   mesh_status (*cast)(void* actor, mesh_bytes payload, mesh_output* output);
   /** Runs the deactivation hook (unless reason is MESH_DEACTIVATE_CRASHED) and frees the actor. */
   void (*destroy)(void* actor, mesh_deactivation_reason reason);
+  /** Since ABI 1.1: MESH_MODULE_* bits (0 when the plugin's struct ends before this field). */
+  uint32_t flags;
 } mesh_module;
+
+/** The size of a mesh_module from ABI 1.0 (without `flags`): the smallest a host accepts. */
+#define MESH_MODULE_SIZE_1_0 (offsetof(mesh_module, destroy) + sizeof(void (*)(void)))
+
+/** The module's handlers never block and return within microseconds (in-memory work only: no
+ *  I/O, no sleeping, no locks held by other threads). The host may then run them on its request
+ *  thread instead of handing each request to a worker thread and back, which saves two thread
+ *  wake-ups per request. If such a module's handlers compute for more than 5 ms or sleep for more
+ *  than 20 ms three times, the host logs a warning and runs the module on its workers from then
+ *  on. */
+#define MESH_MODULE_NONBLOCKING 1u
 
 /** What mesh_plugin_init returns; owned by the plugin, valid while the library is loaded. */
 typedef struct mesh_plugin_info {

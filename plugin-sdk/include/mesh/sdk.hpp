@@ -355,6 +355,8 @@ template <class A>
 concept has_cast = requires(A a, const value& v) { a.cast(v); };
 template <class A>
 concept has_on_deactivate = requires(A a, deactivation r) { a.on_deactivate(r); };
+template <class A>
+concept declares_nonblocking = requires { requires A::nonblocking == true; };
 
 template <class A>
 mesh_status run_guarded(mesh_output* out, auto&& body) noexcept {
@@ -436,15 +438,21 @@ struct glue {
 }  // namespace detail
 
 /// Describes actor class `A` as module `name` of `capability`. The strings must outlive the
-/// plugin (string literals do).
+/// plugin (string literals do). An actor whose handlers only compute in memory (never block)
+/// declares `static constexpr bool nonblocking = true;` and the host runs them on its request
+/// thread (MESH_MODULE_NONBLOCKING in mesh/plugin_abi.h).
 template <class A>
 constexpr mesh_module module(const char* name, const char* capability) noexcept {
   static_assert(std::is_constructible_v<A, const context&>,
                 "an actor needs a constructor taking const mesh::sdk::context&");
-  return mesh_module{sizeof(mesh_module),        name,
-                     capability,                 &detail::glue<A>::create,
-                     &detail::glue<A>::call,     &detail::glue<A>::cast,
-                     &detail::glue<A>::destroy};
+  return mesh_module{sizeof(mesh_module),
+                     name,
+                     capability,
+                     &detail::glue<A>::create,
+                     &detail::glue<A>::call,
+                     &detail::glue<A>::cast,
+                     &detail::glue<A>::destroy,
+                     detail::declares_nonblocking<A> ? MESH_MODULE_NONBLOCKING : 0u};
 }
 
 }  // namespace mesh::sdk
