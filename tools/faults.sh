@@ -3,7 +3,7 @@
 # --repeat N times each, printing every figure and a count of passes per scenario at the end.
 # Needs root (network namespaces, nftables). Builds what it needs into build/ (or $MESH_BUILD_DIR).
 #
-#   tools/faults.sh [--full] [--repeat N] [S1 S2 ...]      (default: every scenario once, CI length)
+#   tools/faults.sh [--full] [--repeat N] [S1 L1 ...]      (default: every scenario once, CI length)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MESH_BUILD_DIR:-$root/build}
@@ -14,11 +14,11 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --full) full=(--full); shift ;;
     --repeat) repeat=$2; shift 2 ;;
-    S*) scenarios+=("$1"); shift ;;
-    *) echo "usage: tools/faults.sh [--full] [--repeat N] [S1 S2 ...]" >&2; exit 2 ;;
+    S* | L*) scenarios+=("$1"); shift ;;
+    *) echo "usage: tools/faults.sh [--full] [--repeat N] [S1 L1 ...]" >&2; exit 2 ;;
   esac
 done
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S13 S14)
+[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S13 S14 L1)
 
 [[ -f $build/build.ninja ]] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "${MESH_JOBS:-2}" --target mesh_faults_parts

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""Fault scenarios S1-S11, S13, S14 of docs/RELIABILITY.md against real meshd hosts.
+"""Fault scenarios S1-S11, S13, S14 and L1 of docs/RELIABILITY.md against real meshd hosts.
 
   faults.py SCENARIO --meshd PATH --load PATH --plugins DIR --work DIR [--full]
 
 Makes a network namespace (unshare -n; needs root), starts hosts a, b, c on 127.0.0.2-4 (d on
 127.0.0.5 when a scenario needs a fourth) serving the Ledger plugin, runs the load client
 (mesh-faults-load, on mesh::client) against them, injects the scenario's fault (kill -9,
-SIGSTOP/SIGCONT, SIGTERM, restarts, nftables drop rules), then checks the pass figures with
+SIGSTOP/SIGCONT, SIGTERM, restarts, nftables drop rules, added latency through delay_proxy.py),
+then checks the pass figures with
 check.py and prints them. Exit status 0 when every figure passes, 1 when one is missed.
 Without root or network namespaces it prints "skipped: REASON" and exits 0 (CTest marks the
 test skipped). --full runs the durations of docs/RELIABILITY.md instead of the shorter CI ones.
@@ -14,10 +15,14 @@ test skipped). --full runs the durations of docs/RELIABILITY.md instead of the s
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +45,7 @@ class cluster:
         self.work = args.work
         self.procs = {}
         self.load_proc = None
+        self.helpers = []  # other processes of the run (the latency proxy)
         self.events = open(os.path.join(self.work, "events.jsonl"), "a", buffering=1)
 
     def event(self, kind, **kv):
@@ -122,6 +128,10 @@ class cluster:
         self.event("heal")
 
     def stop_all(self):
+        for p in self.helpers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if self.load_proc and self.load_proc.poll() is None:
             self.load_proc.kill()
             self.load_proc.wait()
@@ -538,8 +548,123 @@ def s14(c, full):
     return v
 
 
+# --- L1: added latency through a user-space proxy (tc netem is missing on the test kernel) ---
+
+PROXY_IP, PROXY_PORT, PROBE_PORT = "127.0.0.9", 7190, 7109
+
+
+def delay_links(c, name, delay_ms):
+    """Sends every TCP connection to `name`'s request and gossip ports (and a probe port), and
+    every one `name` opens to the other hosts' ports, through delay_proxy.py: an nftables
+    `nat output` DNAT rule redirects them to the proxy, which connects onward to the original
+    destination from PROXY_IP, an address the rules exclude. The proxy starts with no delay
+    (so the cluster forms as usual, its connections already through it); `proxy.send_signal(
+    SIGUSR1)` adds `delay_ms` in each direction to every chunk, on live connections too."""
+    log = open(os.path.join(c.work, "proxy.log"), "a")
+    proxy = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "delay_proxy.py"), "--listen", f"{PROXY_IP}:{PROXY_PORT}", "--source",
+        PROXY_IP, "--delay-ms", str(delay_ms), "--off"], stdout=log, stderr=log)
+    c.helpers.append(proxy)
+    ip = HOSTS[name]
+    others = ", ".join(HOSTS[h] for h in "abc" if h != name)
+    to = f"dnat to {PROXY_IP}:{PROXY_PORT}"
+    text = ("table ip latency {\n chain output {\n"
+            "  type nat hook output priority -100; policy accept;\n"
+            f"  ip saddr != {PROXY_IP} ip daddr {ip} tcp dport "
+            f"{{ {REQUEST_PORT}, {GOSSIP_PORT}, {PROBE_PORT} }} {to}\n"
+            f"  ip saddr {ip} ip daddr {{ {others} }} tcp dport "
+            f"{{ {REQUEST_PORT}, {GOSSIP_PORT} }} {to}\n }}\n}}\n")
+    subprocess.run(["nft", "-f", "-"], input=text.encode(), check=True)
+    c.event("latency_rules", host=name, delay_ms=delay_ms)
+    # An echo server on the delayed host's address: the probe's round trips cross the proxy
+    # exactly as the hosts' traffic does.
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((ip, PROBE_PORT))
+    srv.listen()
+
+    def echo(conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def serve():
+        while True:
+            conn, _ = srv.accept()
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    deadline = time.time() + 10
+    while "listening" not in open(os.path.join(c.work, "proxy.log")).read():
+        if proxy.poll() is not None or time.time() > deadline:
+            raise RuntimeError("the latency proxy did not start (see proxy.log)")
+        time.sleep(0.02)
+    return proxy
+
+
+def probe_rtt(ip, n=7):
+    """Round trips (ms) of one byte to the echo server on `ip`, through the proxy."""
+    out = []
+    with socket.create_connection((ip, PROBE_PORT), timeout=5) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(n):
+            t = time.perf_counter()
+            s.sendall(b"x")
+            if not s.recv(16):
+                raise RuntimeError("the probe's echo connection closed")
+            out.append((time.perf_counter() - t) * 1000)
+            time.sleep(0.05)
+    return out
+
+
+def l1(c, full):
+    """200 ms extra latency (each direction) on every link of host b: no host declared dead,
+    no flapping, calls still succeed."""
+    delay = 200
+    proxy = delay_links(c, "b", delay)
+    start_three(c)
+    off = statistics.median(probe_rtt(HOSTS["b"]))
+    secs = 30 if full else 14
+    c.load(secs)  # 3 s deadline: a call to b takes 0.4 s more, a forwarded one 0.8 s
+    time.sleep(2)
+    proxy.send_signal(signal.SIGUSR1)
+    c.event("delay_on", host="b", delay_ms=delay)
+    time.sleep(0.2)
+    on = probe_rtt(HOSTS["b"])
+    c.wait_load(secs + 15)
+    on_late = probe_rtt(HOSTS["b"])
+    proxy.send_signal(signal.SIGTERM)
+    proxy.wait(timeout=5)
+    r = check.run(c.work)
+    t = r.first_event("delay_on")
+    v = check.verdict("L1")
+    v.figure("probe round trip, no delay (ms)", off, None, "-", "{:.1f}")
+    rtt = statistics.median(on + on_late)
+    v.figure("probe round trip through the proxy (ms)", rtt,
+             2 * delay - 10 <= rtt <= 2 * delay + 100, f"~{2 * delay} (2 x {delay} ms)", "{:.0f}")
+    m = re.search(r"connections proxied: (\d+)", open(os.path.join(c.work, "proxy.log")).read())
+    proxied = int(m.group(1)) if m else None
+    v.figure("connections through the proxy", proxied, bool(proxied) and proxied >= 5,
+             ">= 5 (gossip both ways, requests)")
+    via_b = sorted(x["done"] - x["sent"] for x in r.calls_between(t + 500, None)
+                   if x["ok"] and x["host"] == "b")
+    p50 = via_b[len(via_b) // 2] if via_b else None
+    v.figure("median latency of b's ok calls, delayed (ms)", p50,
+             p50 is not None and p50 >= 2 * delay - 10, f">= {2 * delay - 10}", "{:.0f}")
+    dead = r.dead_events()
+    v.figure("hosts declared dead", len(dead), not dead, "0")
+    changes = sum(1 for h in "abc" for ms, _ in r.views(h) if ms >= t)
+    v.figure("view changes after the delay starts", changes, changes == 0, "0 (no flapping)")
+    overall, worst, n = r.availability(t, None)
+    v.figure("calls OK while delayed (%)", overall, n > 0 and overall >= 99.0, ">= 99 %",
+             "{:.3f}")
+    common(v, r, t)
+    return v
+
+
 SCENARIOS = {"S1": s1, "S2": s2, "S3": s3, "S4": s4, "S5": s5, "S6": s6, "S7": s7, "S8": s8,
-             "S9": s9, "S10": s10, "S11": s11, "S13": s13, "S14": s14}
+             "S9": s9, "S10": s10, "S11": s11, "S13": s13, "S14": s14, "L1": l1}
 
 
 def skip_reason():
