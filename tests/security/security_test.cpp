@@ -209,9 +209,12 @@ TEST_CASE(
   const auto watch_until = std::chrono::steady_clock::now() + 2s;  // ~20 heartbeats
   bool listed = false;
   while (std::chrono::steady_clock::now() < watch_until) {
-    for (auto* n : {&a, &b, &c})
-      for (const auto& m : n->members()["members"]) listed |= m["name"] == "sec-stranger";
-    for (const auto& m : s.members()["members"]) listed |= m["name"] != "sec-stranger";
+    for (auto* n : {&a, &b, &c}) {
+      const auto seen = n->members();  // a range-for over seen["members"] of a temporary dangles
+      for (const auto& m : seen["members"]) listed |= m["name"] == "sec-stranger";
+    }
+    const auto seen_by_stranger = s.members();
+    for (const auto& m : seen_by_stranger["members"]) listed |= m["name"] != "sec-stranger";
     std::this_thread::sleep_for(100ms);
   }
   CHECK_FALSE(listed);
