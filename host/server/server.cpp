@@ -407,7 +407,7 @@ void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req
     send_error(*in, wire::error_code::shutting_down, "the host is stopping");
     return;
   }
-  if (clustered_ && paused_until_ > clock::now()) {
+  if (paused_until_ != clock::time_point{} && paused_until_ > clock::now()) {
     // Queued before or during a pause: the caller has likely had it run by the key's new
     // owner already. Not run here; the client re-sends it (docs/RELIABILITY.md, S3).
     send_error(*in, wire::error_code::overloaded,
