@@ -183,7 +183,8 @@ class runtime {
   void worker_loop();
   void run_slot(activation* a);
   /// run_slot on the dispatcher: stops at `until` and demotes a module whose handler was slow.
-  size_t run_slot_inline(activation* a, clock::time_point until);
+  /// `now` is the clock when it starts, and on return when its last handler ended.
+  size_t run_slot_inline(activation* a, clock::time_point until, clock::time_point& now);
   /// This thread's CPU time and voluntary context switches so far.
   struct usage {
     int64_t cpu_us = 0;
@@ -195,7 +196,8 @@ class runtime {
   bool handler_was_slow(clock::time_point started, clock::time_point ended) const noexcept;
   /// Puts `a` (scheduled, mailbox not empty) on the workers' run queue.
   void hand_to_workers(activation* a) { ready_.push(a); }
-  void run_task(activation* a, task* t);
+  /// Runs one request; `now` (read by the caller) checks its deadline and marks the actor active.
+  void run_task(activation* a, task* t, clock::time_point now);
   void finish_retire(activation* a);
   bool try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
                   int64_t idle_before_ns);

@@ -1,7 +1,8 @@
 #include "wire/wire.hpp"
 
+#include "wire/msgpack_reader.hpp"
+
 #include <array>
-#include <msgpack/v2/null_visitor.hpp>
 #include <utility>
 
 namespace mesh::wire {
@@ -72,22 +73,83 @@ void pack_bin(msgpack::packer<Stream>& pk, bytes_view b) {
   pk.pack_bin_body(reinterpret_cast<const char*>(b.data), static_cast<uint32_t>(b.size));
 }
 
-/// Validation-only visitor: counts depth, builds nothing.
-struct depth_visitor : msgpack::v2::null_visitor {
-  size_t depth = 0;
-  size_t max_depth;
-  explicit depth_visitor(size_t max) : max_depth(max) {}
-  bool start_array(uint32_t) { return ++depth <= max_depth; }
-  bool end_array() {
-    --depth;
-    return true;
-  }
-  bool start_map(uint32_t) { return ++depth <= max_depth; }
-  bool end_map() {
-    --depth;
-    return true;
-  }
+std::string_view as_string(const msgpack_reader::item& it) {
+  return {reinterpret_cast<const char*>(it.bytes), it.size};
+}
+
+bytes_view as_bytes(const msgpack_reader::item& it) { return {it.bytes, it.size}; }
+
+/// The envelope keys decode_request reads.
+enum class field : uint8_t {
+  unknown, v, op, rid, cap, mod, id, payload, init, once, retry, timeout_ms, limit, after, caps
 };
+
+field field_of(std::string_view key) {
+  switch (key.size()) {
+    case 1: return key == "v" ? field::v : field::unknown;
+    case 2: return key == "op" ? field::op : key == "id" ? field::id : field::unknown;
+    case 3:
+      return key == "rid" ? field::rid : key == "cap" ? field::cap
+           : key == "mod" ? field::mod : field::unknown;
+    case 4:
+      return key == "init" ? field::init : key == "once" ? field::once
+           : key == "caps" ? field::caps : field::unknown;
+    case 5:
+      return key == "retry" ? field::retry : key == "limit" ? field::limit
+           : key == "after" ? field::after : field::unknown;
+    case 7: return key == "payload" ? field::payload : field::unknown;
+    case 10: return key == "timeout_ms" ? field::timeout_ms : field::unknown;
+    default: return field::unknown;
+  }
+}
+
+/// What walk_object holds an object to.
+struct walk_limits {
+  size_t max_depth;   ///< nested containers, the object itself counting as 1 if it is one
+  size_t max_array;
+  size_t max_map;
+  size_t max_string;
+  bool allow_ext;
+};
+
+/// The deepest nesting walk_object follows, whatever the limits ask.
+constexpr size_t max_walk_depth = 64;
+
+/// Reads one whole object, whatever its type, holding it to `lim`. Every container's declared
+/// size must also fit in the bytes left (each element takes at least one), so a forged count
+/// fails at once. Returns nullptr, or why the object was refused.
+const char* walk_object(msgpack_reader& r, const walk_limits& lim) {
+  using kind = msgpack_reader::kind;
+  const size_t max_depth = std::min(lim.max_depth, max_walk_depth);
+  uint64_t outer_left[max_walk_depth];  // elements left in each enclosing container
+  size_t depth = 0;
+  uint64_t left = 1;  // elements left at this level
+  msgpack_reader::item it;
+  for (;;) {
+    if (!r.next(it)) return "envelope is not valid MessagePack";
+    --left;
+    if (it.type == kind::str && it.size > lim.max_string)
+      return "envelope exceeds a decode limit: str size";
+    if (it.type == kind::ext && !lim.allow_ext) return "envelope exceeds a decode limit: ext size";
+    if (it.type == kind::array || it.type == kind::map) {
+      const bool map = it.type == kind::map;
+      if (depth + 1 > max_depth) return "envelope exceeds a decode limit: depth";
+      if (it.size > (map ? lim.max_map : lim.max_array))
+        return map ? "envelope exceeds a decode limit: map size"
+                   : "envelope exceeds a decode limit: array size";
+      const uint64_t elements = map ? uint64_t{2} * it.size : it.size;
+      if (elements > r.remaining()) return "envelope is not valid MessagePack";
+      if (elements > 0) {
+        outer_left[depth++] = left;
+        left = elements;
+      }
+    }
+    while (left == 0) {
+      if (depth == 0) return nullptr;
+      left = outer_left[--depth];
+    }
+  }
+}
 
 }  // namespace
 
@@ -103,29 +165,48 @@ std::optional<error_code> error_code_from_string(std::string_view name) noexcept
 
 std::string_view to_string(op kind) noexcept { return op_names[static_cast<size_t>(kind)]; }
 
-tl::expected<request, error> decode_request(const uint8_t* data, size_t size, msgpack::zone& zone,
+tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
                                             const decode_limits& limits) {
-  auto root = unpack_root(data, size, zone, limits);
-  if (!root) return tl::unexpected(std::move(root.error()));
+  using kind = msgpack_reader::kind;
+  if (size == 0) return bad("empty frame");
+  msgpack_reader r(data, size);
+  msgpack_reader::item root, k, v;
+  if (!r.next(root)) return bad("envelope is not valid MessagePack");
+  if (root.type != kind::map) return bad("envelope must be a map");
+  if (root.size > limits.max_map) return bad("envelope exceeds a decode limit: map size");
+  const walk_limits nested{limits.max_depth > 0 ? limits.max_depth - 1 : 0, limits.max_array,
+                           limits.max_map, limits.max_string, false};
   request req;
   bool have_version = false, have_op = false;
-  const auto& map = root->via.map;
-  for (uint32_t i = 0; i < map.size; ++i) {
-    const msgpack::object& k = map.ptr[i].key;
-    const msgpack::object& v = map.ptr[i].val;
-    if (!is_str(k)) return bad("envelope keys must be strings");
-    const std::string_view key = str_of(k);
-    if (key == "v") {
-      if (!is_uint(v)) return bad("\"v\" must be an unsigned integer");
-      if (v.via.u64 != protocol_version)
+  for (uint32_t i = 0; i < root.size; ++i) {
+    if (!r.next(k)) return bad("envelope is not valid MessagePack");
+    if (k.type != kind::str) return bad("envelope keys must be strings");
+    if (k.size > limits.max_string) return bad("envelope exceeds a decode limit: str size");
+    const std::string_view key = as_string(k);
+    const field f = field_of(key);
+    // Values of keys this version does not read are walked whole (later minor versions may
+    // add fields); the known ones are single headers.
+    if (f == field::unknown) {
+      if (const char* why = walk_object(r, nested)) return bad(why);
+      continue;
+    }
+    if (!r.next(v)) return bad("envelope is not valid MessagePack");
+    if ((v.type == kind::array || v.type == kind::map) && f != field::caps)
+      return bad("\"" + std::string(key) + "\" must not be an array or a map");
+    if (v.type == kind::str && v.size > limits.max_string)
+      return bad("envelope exceeds a decode limit: str size");
+    if (v.type == kind::ext) return bad("envelope exceeds a decode limit: ext size");
+    if (f == field::v) {
+      if (v.type != kind::uint) return bad("\"v\" must be an unsigned integer");
+      if (v.uint != protocol_version)
         return tl::unexpected(error{error_code::unsupported_version,
-                                    "protocol version " + std::to_string(v.via.u64) +
+                                    "protocol version " + std::to_string(v.uint) +
                                         " is not supported (this host speaks " +
                                         std::to_string(protocol_version) + ")"});
       have_version = true;
-    } else if (key == "op") {
-      if (!is_str(v)) return bad("\"op\" must be a string");
-      const std::string_view name = str_of(v);
+    } else if (f == field::op) {
+      if (v.type != kind::str) return bad("\"op\" must be a string");
+      const std::string_view name = as_string(v);
       size_t j = 0;
       while (j < op_names.size() && op_names[j] != name) ++j;
       if (j == op_names.size())
@@ -133,57 +214,65 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size, ms
             error{error_code::unknown_op, "unknown op \"" + std::string(name) + "\""});
       req.kind = static_cast<op>(j);
       have_op = true;
-    } else if (key == "rid") {
-      if (!is_uint(v)) return bad("\"rid\" must be an unsigned integer");
-      req.rid = v.via.u64;
-    } else if (key == "cap") {
-      if (!is_str(v)) return bad("\"cap\" must be a string");
-      req.capability = str_of(v);
-    } else if (key == "mod") {
-      if (!is_str(v)) return bad("\"mod\" must be a string");
-      req.module = str_of(v);
-    } else if (key == "id") {
-      if (!is_bytes(v)) return bad("\"id\" must be a string or binary");
-      req.id = bytes_of(v);
+    } else if (f == field::rid) {
+      if (v.type != kind::uint) return bad("\"rid\" must be an unsigned integer");
+      req.rid = v.uint;
+    } else if (f == field::cap) {
+      if (v.type != kind::str) return bad("\"cap\" must be a string");
+      req.capability = as_string(v);
+    } else if (f == field::mod) {
+      if (v.type != kind::str) return bad("\"mod\" must be a string");
+      req.module = as_string(v);
+    } else if (f == field::id) {
+      if (v.type != kind::str && v.type != kind::bin) return bad("\"id\" must be a string or binary");
+      req.id = as_bytes(v);
       // A bin id is held to the string limit too: it goes back to clients as a str.
       if (req.id.size > limits.max_string)
         return bad("\"id\" is longer than " + std::to_string(limits.max_string) + " bytes");
-    } else if (key == "payload") {
-      if (v.type == msgpack::type::NIL) continue;
-      if (v.type != msgpack::type::BIN) return bad("\"payload\" must be binary (one encoded MessagePack object)");
-      req.payload = bytes_of(v);
-    } else if (key == "init") {
-      if (v.type == msgpack::type::NIL) continue;
-      if (v.type != msgpack::type::BIN) return bad("\"init\" must be binary (one encoded MessagePack object)");
-      req.init_arg = bytes_of(v);
-    } else if (key == "once") {
-      if (v.type != msgpack::type::BOOLEAN) return bad("\"once\" must be a boolean");
-      req.once = v.via.boolean;
-    } else if (key == "retry") {
-      if (v.type != msgpack::type::BOOLEAN) return bad("\"retry\" must be a boolean");
-      req.retry = v.via.boolean;
-    } else if (key == "timeout_ms") {
-      if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_timeout_ms)
+    } else if (f == field::payload) {
+      if (v.type == kind::nil) continue;
+      if (v.type != kind::bin) return bad("\"payload\" must be binary (one encoded MessagePack object)");
+      req.payload = as_bytes(v);
+    } else if (f == field::init) {
+      if (v.type == kind::nil) continue;
+      if (v.type != kind::bin) return bad("\"init\" must be binary (one encoded MessagePack object)");
+      req.init_arg = as_bytes(v);
+    } else if (f == field::once) {
+      if (v.type != kind::boolean) return bad("\"once\" must be a boolean");
+      req.once = v.boolean;
+    } else if (f == field::retry) {
+      if (v.type != kind::boolean) return bad("\"retry\" must be a boolean");
+      req.retry = v.boolean;
+    } else if (f == field::timeout_ms) {
+      if (v.type != kind::uint || v.uint == 0 || v.uint > max_timeout_ms)
         return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
-      req.timeout_ms = static_cast<uint32_t>(v.via.u64);
-    } else if (key == "limit") {
-      if (!is_uint(v) || v.via.u64 == 0 || v.via.u64 > max_actors_limit)
+      req.timeout_ms = static_cast<uint32_t>(v.uint);
+    } else if (f == field::limit) {
+      if (v.type != kind::uint || v.uint == 0 || v.uint > max_actors_limit)
         return bad("\"limit\" must be an integer from 1 to " + std::to_string(max_actors_limit));
-      req.limit = static_cast<uint32_t>(v.via.u64);
-    } else if (key == "after") {
-      if (v.type == msgpack::type::NIL) continue;
-      if (!is_bytes(v)) return bad("\"after\" must be a string or binary (a cursor)");
-      req.after = bytes_of(v);
-    } else if (key == "caps") {
-      if (v.type != msgpack::type::ARRAY) return bad("\"caps\" must be an array of strings");
-      req.capabilities.reserve(v.via.array.size);
-      for (uint32_t j = 0; j < v.via.array.size; ++j) {
-        if (!is_str(v.via.array.ptr[j])) return bad("\"caps\" must be an array of strings");
-        req.capabilities.push_back(str_of(v.via.array.ptr[j]));
+      req.limit = static_cast<uint32_t>(v.uint);
+    } else if (f == field::after) {
+      if (v.type == kind::nil) continue;
+      if (v.type != kind::str && v.type != kind::bin)
+        return bad("\"after\" must be a string or binary (a cursor)");
+      req.after = as_bytes(v);
+    } else if (f == field::caps) {
+      if (v.type != kind::array) return bad("\"caps\" must be an array of strings");
+      if (nested.max_depth == 0) return bad("envelope exceeds a decode limit: depth");
+      if (v.size > limits.max_array) return bad("envelope exceeds a decode limit: array size");
+      if (v.size > r.remaining()) return bad("envelope is not valid MessagePack");
+      req.capabilities.clear();
+      req.capabilities.reserve(v.size);
+      for (uint32_t j = 0; j < v.size; ++j) {
+        msgpack_reader::item c;
+        if (!r.next(c)) return bad("envelope is not valid MessagePack");
+        if (c.type != kind::str) return bad("\"caps\" must be an array of strings");
+        if (c.size > limits.max_string) return bad("envelope exceeds a decode limit: str size");
+        req.capabilities.push_back(as_string(c));
       }
     }
-    // Unknown keys are ignored: later minor versions may add fields.
   }
+  if (!r.at_end()) return bad("envelope has trailing bytes after the map");
   if (!have_version) return bad("missing \"v\" (protocol version)");
   if (!have_op) return bad("missing \"op\"");
   switch (req.kind) {
@@ -474,15 +563,9 @@ uint32_t shard_for(bytes_view id, uint32_t shards) noexcept {
 }
 
 bool is_single_object(const uint8_t* data, size_t size, size_t max_depth) noexcept {
-  if (size == 0) return false;
-  depth_visitor v(max_depth);
-  std::size_t offset = 0;
-  try {
-    if (!msgpack::v2::parse(reinterpret_cast<const char*>(data), size, offset, v)) return false;
-  } catch (...) {
-    return false;
-  }
-  return offset == size;
+  msgpack_reader r(data, size);
+  const walk_limits any{max_depth, SIZE_MAX, SIZE_MAX, SIZE_MAX, true};
+  return walk_object(r, any) == nullptr && r.at_end();
 }
 
 }  // namespace mesh::wire

@@ -3,7 +3,9 @@
 // host and the C++ tools.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <msgpack.hpp>
 #include <optional>
@@ -118,21 +120,31 @@ struct decode_limits {
   size_t max_depth = 8;              ///< envelope nesting
 };
 
-/// Decodes a request envelope from `data`. `zone` receives the decoded object tree (clear it
-/// between requests); strings and binaries are referenced in place, never copied.
-tl::expected<request, error> decode_request(const uint8_t* data, size_t size, msgpack::zone& zone,
+/// Decodes a request envelope from `data`. Strings and binaries are referenced in place, never
+/// copied; nothing is allocated unless the request lists capabilities or is refused.
+tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
                                             const decode_limits& limits = {});
 
-/// A growable byte buffer usable as a msgpack-c stream.
+/// A growable byte buffer usable as a msgpack-c stream. An encoder writes an envelope in a
+/// couple of dozen small pieces, so write() is a bounds check and a memcpy; the storage only
+/// grows (doubling) and clear() keeps it for the next envelope.
 class buffer {
  public:
-  void write(const char* data, size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+  void write(const char* data, size_t size) {
+    if (size == 0) return;
+    if (size > bytes_.size() - size_) grow(size);
+    std::memcpy(bytes_.data() + size_, data, size);
+    size_ += size;
+  }
   const char* data() const noexcept { return bytes_.data(); }
-  size_t size() const noexcept { return bytes_.size(); }
-  void clear() noexcept { bytes_.clear(); }
+  size_t size() const noexcept { return size_; }
+  void clear() noexcept { size_ = 0; }
 
  private:
-  std::vector<char> bytes_;
+  void grow(size_t more) { bytes_.resize(std::max(bytes_.size() * 2, std::max<size_t>(256, size_ + more))); }
+
+  std::vector<char> bytes_;  ///< capacity in use; bytes past size_ are scratch
+  size_t size_ = 0;
 };
 
 /// Which activation served a call.
@@ -211,8 +223,8 @@ inline uint32_t shard_for(std::string_view id, uint32_t shards = default_shards)
   return shard_for(bytes_view{reinterpret_cast<const uint8_t*>(id.data()), id.size()}, shards);
 }
 
-/// Checks that `data` is exactly one MessagePack object within `max_depth` nesting whose
-/// declared container sizes fit in the bytes. Cheap: walks without building anything.
+/// Checks that `data` is exactly one MessagePack object within `max_depth` nesting (at most 64)
+/// whose declared container sizes fit in the bytes. Cheap: walks without building anything.
 bool is_single_object(const uint8_t* data, size_t size, size_t max_depth = 64) noexcept;
 
 }  // namespace mesh::wire

@@ -3,7 +3,9 @@
 //  - decode_request never crashes, leaks or reads outside the frame;
 //  - every view of an accepted request points into the frame it was decoded from;
 //  - an accepted request survives encode_request and decodes to the same request (the fields
-//    encode_request carries for that op).
+//    encode_request carries for that op);
+//  - msgpack-c reads an accepted envelope as one map, and wire::is_single_object (the host's
+//    allocation-free walker) gives msgpack-c's answer for every input and depth.
 #include <msgpack.hpp>
 #include <string>
 #include <tuple>
@@ -11,6 +13,7 @@
 
 #include "fuzz_target.hpp"
 #include "wire/wire.hpp"
+#include "msgpack_reference.hpp"
 #include "wire_limits.hpp"
 
 namespace mesh::fuzz {
@@ -60,8 +63,7 @@ auto wire_fields(const Request& r) {
 }
 
 void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) {
-  msgpack::zone zone;
-  auto req = wire::decode_request(data, size, zone, limits);
+  auto req = wire::decode_request(data, size, limits);
   if (!req) {
     MESH_FUZZ_CHECK(k_target, !req.error().message.empty());
     return;
@@ -74,13 +76,22 @@ void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) 
   MESH_FUZZ_CHECK(k_target, inside(after_of(*req), data, size));
   for (auto c : req->capabilities) MESH_FUZZ_CHECK(k_target, inside(c, data, size));
   MESH_FUZZ_CHECK(k_target, req->timeout_ms >= 1 && req->timeout_ms <= wire::max_timeout_ms);
+  {
+    size_t offset = 0;
+    msgpack::object_handle oh;
+    try {
+      oh = msgpack::unpack(reinterpret_cast<const char*>(data), size, offset);
+    } catch (const std::exception& e) {
+      fail(k_target, std::string("accepted an envelope msgpack-c cannot read: ") + e.what());
+    }
+    MESH_FUZZ_CHECK(k_target, offset == size && oh.get().type == msgpack::type::MAP);
+  }
 
 
   wire::buffer out;
   wire::encode_request(out, *req);
-  msgpack::zone zone2;
   const auto* bytes = reinterpret_cast<const uint8_t*>(out.data());
-  auto again = wire::decode_request(bytes, out.size(), zone2, limits);
+  auto again = wire::decode_request(bytes, out.size(), limits);
   if (!again)
     fail(k_target, "encode_request produced an envelope that decode_request refuses: " +
                        again.error().message);
@@ -91,6 +102,9 @@ void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) 
 
 int request_envelope(const uint8_t* data, size_t size) {
   for (const auto& limits : wire_limits_to_try()) check(data, size, limits);
+  for (size_t depth : {size_t{1}, size_t{3}, size_t{64}})
+    MESH_FUZZ_CHECK(k_target, wire::is_single_object(data, size, depth) ==
+                                  reference_single_object(data, size, depth));
   return 0;
 }
 

@@ -1,15 +1,20 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <msgpack.hpp>
+#include <sstream>
 #include <string>
 
+#include "../fuzz/msgpack_reference.hpp"
 #include "wire/wire.hpp"
 
 using namespace mesh::wire;
 
 namespace {
 
-tl::expected<request, error> decode(const std::string& bytes, msgpack::zone& zone) {
-  return decode_request(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), zone);
+tl::expected<request, error> decode(const std::string& bytes) {
+  return decode_request(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
 std::string encode(const request& req) {
@@ -62,8 +67,7 @@ TEST_CASE("a call request survives an encode and decode round trip without copyi
   req.init_arg = view(init);
   req.timeout_ms = 1234;
   const std::string frame = encode(req);
-  msgpack::zone zone;
-  auto got = decode(frame, zone);
+  auto got = decode(frame);
   REQUIRE(got);
   CHECK(got->kind == op::call);
   CHECK(got->rid == 77);
@@ -79,10 +83,8 @@ TEST_CASE("a call request survives an encode and decode round trip without copyi
 }
 
 TEST_CASE("malformed envelopes are refused with bad_request and a reason") {
-  msgpack::zone zone;
   auto code_of = [&](const std::string& bytes) {
-    zone.clear();
-    auto r = decode(bytes, zone);
+    auto r = decode(bytes);
     return r ? std::string("ok") : std::string(to_string(r.error().code));
   };
   CHECK(code_of("") == "bad_request");
@@ -106,10 +108,9 @@ TEST_CASE("a payload that is not exactly one MessagePack object is refused") {
   req.module = "m";
   const std::string id = "i";
   req.id = view(id);
-  msgpack::zone zone;
   for (std::string bad : {std::string("\x82\xa2op"), std::string("\x01\x02"), std::string("\xc1")}) {
     req.payload = view(bad);
-    auto r = decode(encode(req), zone);
+    auto r = decode(encode(req));
     REQUIRE_FALSE(r);
     CHECK(r.error().code == error_code::bad_request);
   }
@@ -160,19 +161,132 @@ TEST_CASE("once requests end with the retry flag, so a re-send flips one byte") 
   encode_request(out, req);
   std::string frame(out.data(), out.size());
   REQUIRE(static_cast<uint8_t>(frame.back()) == 0xc2);
-  msgpack::zone zone;
-  auto first = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), zone);
+  auto first = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
   REQUIRE(first.has_value());
   CHECK(first->once);
   CHECK_FALSE(first->retry);
   frame.back() = '\xc3';
-  auto again = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size(), zone);
+  auto again = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
   REQUIRE(again.has_value());
   CHECK(again->once);
   CHECK(again->retry);
   CHECK(again->rid == 77);
   // "once" must be a boolean: {"v":1,"op":"call","cap":"c","mod":"m","id":"i","once":1}
   const std::string bad =
-      "\x86\xa1v\x01\xa2op\xa4call\xa3\x63\x61p\xa1\x63\xa3mod\xa1m\xa2id\xa1i\xa4once\x01";
-  CHECK_FALSE(decode(bad, zone).has_value());
+      "\x86\xa1v\x01\xa2op\xa4" "call\xa3\x63\x61p\xa1\x63\xa3mod\xa1m\xa2id\xa1i\xa4once\x01";
+  CHECK_FALSE(decode(bad).has_value());
+}
+
+namespace {
+
+bool reference_single_object(const std::string& bytes, size_t max_depth) {
+  return mesh::fuzz::reference_single_object(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                             bytes.size(), max_depth);
+}
+
+/// One of every MessagePack format family, in each of its length forms (`large` picks the 32-bit
+/// length forms of str and bin: more than 65,535).
+std::string every_type(size_t large = 70000) {
+  std::stringstream out;
+  msgpack::packer<std::stringstream> pk(out);
+  pk.pack_array(26);
+  pk.pack_nil();
+  pk.pack_true();
+  pk.pack_false();
+  for (uint64_t u : {uint64_t{5}, uint64_t{200}, uint64_t{60000}, uint64_t{4'000'000'000},
+                     uint64_t{1} << 40})
+    pk.pack_uint64(u);
+  for (int64_t i : {int64_t{-5}, int64_t{-100}, int64_t{-30000}, int64_t{-2'000'000'000},
+                    -(int64_t{1} << 40)})
+    pk.pack_int64(i);
+  pk.pack_fix_int8(-3);  // 0xd0 with a negative value
+  pk.pack_float(1.5f);
+  pk.pack_double(2.5);
+  for (size_t n : {size_t{3}, size_t{40}, size_t{300}, large}) {  // fixstr, str8/16/32
+    const std::string s(n, 'x');
+    pk.pack_str(static_cast<uint32_t>(n));
+    pk.pack_str_body(s.data(), static_cast<uint32_t>(n));
+  }
+  for (size_t n : {size_t{3}, size_t{300}, large}) {  // bin8/16/32
+    const std::string s(n, 'b');
+    pk.pack_bin(static_cast<uint32_t>(n));
+    pk.pack_bin_body(s.data(), static_cast<uint32_t>(n));
+  }
+  pk.pack_array(20);  // array16
+  for (int i = 0; i < 20; ++i) pk.pack_int(i);
+  pk.pack_map(16);    // map16
+  for (int i = 0; i < 16; ++i) {
+    pk.pack_int(i);
+    pk.pack_nil();
+  }
+  pk.pack_map(0);
+  return out.str();
+}
+
+std::string every_ext() {
+  std::stringstream out;
+  msgpack::packer<std::stringstream> pk(out);
+  pk.pack_array(8);
+  for (size_t n : {size_t{1}, size_t{2}, size_t{4}, size_t{8}, size_t{16}, size_t{3}, size_t{300},
+                   size_t{70000}}) {  // fixext1..16, ext8/16/32
+    const std::string s(n, 'e');
+    pk.pack_ext(n, 7);
+    pk.pack_ext_body(s.data(), static_cast<uint32_t>(n));
+  }
+  return out.str();
+}
+
+/// A ping envelope with `value` under a key this version does not know.
+std::string ping_with_unknown(const std::string& value) {
+  return std::string("\x83\xa1v\x01\xa2op\xa4ping\xa5later") + value;
+}
+
+}  // namespace
+
+TEST_CASE("is_single_object agrees with msgpack-c on every type and on mangled bytes") {
+  for (const std::string& base : {every_type(), every_ext()}) {
+    CHECK(is_single_object(reinterpret_cast<const uint8_t*>(base.data()), base.size()));
+    // Every prefix, and every single-byte change of the first 300 bytes, in both walkers.
+    for (size_t cut = 0; cut < base.size(); cut += cut < 400 ? 1 : 997) {
+      const std::string prefix = base.substr(0, cut);
+      CHECK(is_single_object(reinterpret_cast<const uint8_t*>(prefix.data()), prefix.size()) ==
+            reference_single_object(prefix, 64));
+    }
+    for (size_t at = 0; at < std::min<size_t>(base.size(), 300); ++at)
+      for (int delta : {1, 0x10, 0x80, 0xff}) {
+        std::string mangled = base;
+        mangled[at] = static_cast<char>(static_cast<uint8_t>(mangled[at]) + delta);
+        for (size_t depth : {size_t{1}, size_t{2}, size_t{64}}) {
+          INFO("offset " << at << " delta " << delta << " depth " << depth);
+          CHECK(is_single_object(reinterpret_cast<const uint8_t*>(mangled.data()), mangled.size(),
+                                 depth) == reference_single_object(mangled, depth));
+        }
+      }
+  }
+  // Nesting: exactly at the limit passes, one deeper fails.
+  const std::string nest8 = std::string(8, '\x91') + "\xc0";
+  CHECK(is_single_object(reinterpret_cast<const uint8_t*>(nest8.data()), nest8.size(), 8));
+  CHECK_FALSE(is_single_object(reinterpret_cast<const uint8_t*>(nest8.data()), nest8.size(), 7));
+  // Two objects, or one with bytes left over, are not one object.
+  CHECK_FALSE(is_single_object(reinterpret_cast<const uint8_t*>("\x01\x02"), 2));
+}
+
+TEST_CASE("unknown envelope keys are skipped whatever they hold, within the decode limits") {
+  auto ok = [](const std::string& value) { return decode(ping_with_unknown(value)).has_value(); };
+  CHECK(ok(every_type(64 * 1024)));                       // the longest string allowed
+  CHECK_FALSE(ok(every_type(64 * 1024 + 1)));
+  CHECK(ok("\xc0"));
+  CHECK_FALSE(ok(every_ext()));                           // ext is never part of an envelope
+  CHECK_FALSE(ok(""));                                    // the value is missing
+  CHECK_FALSE(ok(every_type().substr(0, 100)));           // cut short
+  CHECK_FALSE(ok(std::string(8, '\x91') + "\xc0"));       // root + 8 = 9 levels: too deep
+  CHECK(ok(std::string(7, '\x91') + "\xc0"));             // 8 levels: the limit
+  CHECK_FALSE(ok(std::string("\xdc\x04\x01", 3) + std::string(1025, '\x01')));  // 1025 > max_array
+  // A key that is not a string, and trailing bytes after the envelope.
+  CHECK_FALSE(decode(std::string("\x83\xa1v\x01\xa2op\xa4ping\x01\x01")).has_value());
+  CHECK_FALSE(decode(ping_with_unknown("\x01") + "\x01").has_value());
+  // A known key with a container where a scalar belongs.
+  const auto r = decode(std::string("\x83\xa1v\x01\xa2op\xa4ping\xa3rid\x91\x01"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("rid") != std::string::npos);
 }

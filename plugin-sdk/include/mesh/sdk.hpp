@@ -25,6 +25,7 @@
 
 #include <mesh/plugin_abi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -230,16 +231,24 @@ class writer {
   /// The raw msgpack-c packer.
   msgpack::packer<writer>& packer() noexcept { return packer_; }
 
-  /// Stream interface used by msgpack::packer.
-  void write(const char* data, size_t size) { buffer_.insert(buffer_.end(), data, data + size); }
+  /// Stream interface used by msgpack::packer: a bounds check and a memcpy (a reply is
+  /// written in many small pieces); the storage only grows and is kept across clear().
+  void write(const char* data, size_t size) {
+    if (size == 0) return;
+    if (size > buffer_.size() - size_)
+      buffer_.resize(std::max(buffer_.size() * 2, std::max<size_t>(256, size_ + size)));
+    std::memcpy(buffer_.data() + size_, data, size);
+    size_ += size;
+  }
 
   const char* data() const noexcept { return buffer_.data(); }
-  size_t size() const noexcept { return buffer_.size(); }
-  void clear() noexcept { buffer_.clear(); }
+  size_t size() const noexcept { return size_; }
+  void clear() noexcept { size_ = 0; }
 
  private:
   friend class map_builder;
-  std::vector<char> buffer_;
+  std::vector<char> buffer_;  ///< capacity in use; bytes past size_ are scratch
+  size_t size_ = 0;
   msgpack::packer<writer> packer_;
 };
 
