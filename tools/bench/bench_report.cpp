@@ -63,10 +63,11 @@ std::string thousands(double value) {
 
 std::string bench_report::table() const {
   struct row {
-    std::string cells[9];
+    std::string cells[11];  // as many as `columns` below
   };
   std::vector<row> rows;
-  rows.push_back({{"mode", "figure", "mesh", "raw zmq", "mesh/raw", "cpu us/op", "raw cpu", "target", "met"}});
+  rows.push_back({{"mode", "figure", "mesh", "raw zmq", "mesh/raw", "cpu us/op", "raw cpu",
+                   "client cpu", "raw client", "target", "met"}});
   for (const figure& f : figures_) {
     row r;
     r.cells[0] = f.mode;
@@ -85,27 +86,30 @@ std::string bench_report::table() const {
     };
     if (f.cpu_us) r.cells[5] = us(*f.cpu_us);
     if (f.raw_cpu_us) r.cells[6] = us(*f.raw_cpu_us);
+    if (f.client_cpu_us) r.cells[7] = us(*f.client_cpu_us);
+    if (f.raw_client_cpu_us) r.cells[8] = us(*f.raw_client_cpu_us);
     if (f.target) {
-      r.cells[7] = (f.higher_is_better ? ">= " : "<= ") + format_value(*f.target, f.unit);
-      r.cells[8] = target_met(f) ? "yes" : "NO";
+      r.cells[9] = (f.higher_is_better ? ">= " : "<= ") + format_value(*f.target, f.unit);
+      r.cells[10] = target_met(f) ? "yes" : "NO";
     } else if (f.target_ratio) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2fx raw", *f.target_ratio);
-      r.cells[7] = (f.higher_is_better ? ">= " : "<= ") + std::string(buf);
-      r.cells[8] = target_met(f) ? "yes" : "NO";
+      r.cells[9] = (f.higher_is_better ? ">= " : "<= ") + std::string(buf);
+      r.cells[10] = target_met(f) ? "yes" : "NO";
     }
     rows.push_back(std::move(r));
   }
-  size_t width[9] = {};
+  constexpr int columns = 11;
+  size_t width[columns] = {};
   for (const row& r : rows)
-    for (int c = 0; c < 9; ++c) width[c] = std::max(width[c], r.cells[c].size());
+    for (int c = 0; c < columns; ++c) width[c] = std::max(width[c], r.cells[c].size());
   std::string out;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string line;
-    for (int c = 0; c < 9; ++c) {
-      const bool right = c >= 2 && c <= 6;
+    for (int c = 0; c < columns; ++c) {
+      const bool right = c >= 2 && c <= 8;
       line += pad(rows[i].cells[c], width[c], right);
-      if (c != 8) line += "  ";
+      if (c != columns - 1) line += "  ";
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
@@ -137,6 +141,8 @@ nlohmann::ordered_json bench_report::to_json() const {
     }
     if (f.cpu_us) j["cpu_us_per_op"] = *f.cpu_us;
     if (f.raw_cpu_us) j["raw_cpu_us_per_op"] = *f.raw_cpu_us;
+    if (f.client_cpu_us) j["client_cpu_us_per_op"] = *f.client_cpu_us;
+    if (f.raw_client_cpu_us) j["raw_client_cpu_us_per_op"] = *f.raw_client_cpu_us;
     if (f.target) j["target"] = *f.target;
     if (f.target_ratio) j["target_ratio"] = *f.target_ratio;
     if (f.target || f.target_ratio) j["target_met"] = target_met(f);

@@ -26,6 +26,11 @@ struct figure {
   /// than rates to other load on a shared machine. For the raw echo, `raw_cpu_us`.
   std::optional<double> cpu_us;
   std::optional<double> raw_cpu_us;
+  /// CPU time this process (the client: mesh::client, or the raw echo's DEALER) spent per
+  /// operation, over ZeroMQ only. Client and hosts share the machine's cores, so a pipelined
+  /// rate is bounded by the sum of both sides' CPU per call.
+  std::optional<double> client_cpu_us;
+  std::optional<double> raw_client_cpu_us;
   /// A target held against mesh/raw rather than the value: met when value / raw is at most
   /// (lower is better) or at least (higher is better) this ratio.
   std::optional<double> target_ratio;

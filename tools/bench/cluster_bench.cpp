@@ -150,9 +150,13 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
     const char* label;  ///< for people
     mesh_load* host;
     double p50_target;  ///< mesh/raw, lower is better
+    /// mesh/raw msgs/s. The issue sets the pipelined target for one host; the smart client's
+    /// calls to B are that case. Forwarded calls cross three processes and two hops on the same
+    /// two cores against the echo's one hop: reported, with no target.
+    std::optional<double> pipelined_target;
   };
-  const path paths[] = {{"fwd", "client -> A -> owner B", &via_a, 2.3},
-                        {"direct", "smart client -> owner B", &to_b, 1.3}};
+  const path paths[] = {{"fwd", "client -> A -> owner B", &via_a, 2.3, std::nullopt},
+                        {"direct", "smart client -> owner B", &to_b, 1.3, 0.5}};
   for (const path& p : paths) {
     // Sequential latency: one warm actor, one call at a time.
     const std::span<const std::string> one(ids.data(), 1);
@@ -176,11 +180,13 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
     const std::string k = p.key;
     auto label = [&](const char* pct) { return "latency " + std::string(pct) + ", " + p.label; };
     report.add({mode, k + "_latency_p50_us", label("p50"), mp.p50, "us", false, bp.p50,
-                std::nullopt, samples, 0, lat.cpu_us, lat.raw_cpu_us, p.p50_target});
+                std::nullopt, samples, 0, lat.cpu_us, lat.raw_cpu_us, lat.client_cpu_us,
+                lat.raw_client_cpu_us, p.p50_target});
     if (std::string(p.key) == "fwd")
       report.add({mode, "fwd_latency_p50_us_aspirational",
                   "latency p50, " + std::string(p.label) + " (aspirational)", mp.p50, "us", false,
-                  bp.p50, std::nullopt, samples, 0, std::nullopt, std::nullopt, 1.3});
+                  bp.p50, std::nullopt, samples, 0, std::nullopt, std::nullopt, std::nullopt,
+                  std::nullopt, 1.3});
     report.add({mode, k + "_latency_p95_us", label("p95"), mp.p95, "us", false, bp.p95,
                 std::nullopt, samples, 0});
     report.add({mode, k + "_latency_p99_us", label("p99"), mp.p99, "us", false, bp.p99,
@@ -213,7 +219,8 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
                     thousands(static_cast<double>(ids.size())) + " actors, " +
                     std::to_string(o.cluster_inflight) + " in flight",
                 thr.mesh.rate(), "/s", true, thr.raw.rate(), std::nullopt, thr.mesh.completed,
-                thr.mesh.seconds, thr.cpu_us, thr.raw_cpu_us, 0.5});
+                thr.mesh.seconds, thr.cpu_us, thr.raw_cpu_us, thr.client_cpu_us,
+                thr.raw_client_cpu_us, p.pipelined_target});
 
     total_calls += seq.replies() + t.replies();
     from_b += seq.replies_from_counted_host() + t.replies_from_counted_host();

@@ -207,12 +207,16 @@ class suite {
                        thousands(p.raw.rate()) + " msgs/s";
     if (p.raw.rate() > 0) line += " (ratio " + fixed(p.mesh.rate() / p.raw.rate(), 2) + ")";
     if (p.cpu_us) line += "; serving CPU " + fixed(*p.cpu_us, 2) + " us/op";
+    if (p.client_cpu_us)
+      line += ", client CPU " + fixed(*p.client_cpu_us, 2) + " (raw " +
+              fixed(*p.raw_client_cpu_us, 2) + ")";
     progress(mode, line);
     if (p.mesh.completed < expected)
       progress(mode, "  stopped by the phase limit after " + count_text(p.mesh.completed) +
                          " of " + count_text(expected));
     report_.add({mode, key, label, p.mesh.rate(), "/s", true, p.raw.rate(), target,
-                 p.mesh.completed, p.mesh.seconds, p.cpu_us, p.raw_cpu_us, target_ratio});
+                 p.mesh.completed, p.mesh.seconds, p.cpu_us, p.raw_cpu_us, p.client_cpu_us,
+                 p.raw_client_cpu_us, target_ratio});
   }
 
   /// Adds p50/p95/p99 figures from a paired sequential phase, and prints them.
@@ -224,7 +228,8 @@ class suite {
                        fixed(mp.p95) + " (raw " + fixed(bp.p95) + "), p99 " + fixed(mp.p99) +
                        " (raw " + fixed(bp.p99) + ")");
     report_.add({mode, key + "_p50_us", "latency p50, " + what, mp.p50, "us", false, bp.p50,
-                 std::nullopt, samples, 0, p.cpu_us, p.raw_cpu_us, p50_target_ratio});
+                 std::nullopt, samples, 0, p.cpu_us, p.raw_cpu_us, p.client_cpu_us,
+                 p.raw_client_cpu_us, p50_target_ratio});
     report_.add({mode, key + "_p95_us", "latency p95, " + what, mp.p95, "us", false, bp.p95,
                  std::nullopt, samples, 0});
     report_.add({mode, key + "_p99_us", "latency p99, " + what, mp.p99, "us", false, bp.p99,
