@@ -33,6 +33,8 @@ class msgpack_reader {
   msgpack_reader(const uint8_t* data, size_t size) noexcept : p_(data), end_(data + size) {}
 
   size_t remaining() const noexcept { return static_cast<size_t>(end_ - p_); }
+  /// Where the next header starts.
+  const uint8_t* position() const noexcept { return p_; }
   bool at_end() const noexcept { return p_ == end_; }
 
   /// Reads the next header (and a str/bin/ext body, or a scalar). False when the bytes end

@@ -468,33 +468,40 @@ void encode_forward_header(buffer& out, const forward_header& h) {
 }
 
 std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t size) {
-  msgpack::zone zone;
-  auto root = unpack_root(data, size, zone, decode_limits{});
-  if (!root) return std::nullopt;
+  // Read on every forwarded request and reply: no zone, no object tree. Each value is walked
+  // whole under the default limits, then its header is read again where it started.
+  using kind = msgpack_reader::kind;
+  const decode_limits limits;
+  msgpack_reader r(data, size);
+  msgpack_reader::item root, k, v;
+  if (!r.next(root) || root.type != kind::map || root.size > limits.max_map) return std::nullopt;
+  const walk_limits nested{limits.max_depth - 1, limits.max_array, limits.max_map,
+                           limits.max_string, false};
   forward_header h;
   bool have_fwd = false;
-  const auto& map = root->via.map;
-  for (uint32_t i = 0; i < map.size; ++i) {
-    const msgpack::object& k = map.ptr[i].key;
-    const msgpack::object& v = map.ptr[i].val;
-    if (!is_str(k)) return std::nullopt;
-    const std::string_view key = str_of(k);
-    if (key == "fwd" && is_uint(v)) {
-      h.fseq = v.via.u64;
+  for (uint32_t i = 0; i < root.size; ++i) {
+    if (!r.next(k) || k.type != kind::str || k.size > limits.max_string) return std::nullopt;
+    const uint8_t* value_at = r.position();
+    if (walk_object(r, nested) != nullptr) return std::nullopt;
+    msgpack_reader value(value_at, static_cast<size_t>(r.position() - value_at));
+    (void)value.next(v);  // walk_object read this header already
+    const std::string_view key = as_string(k);
+    if (key == "fwd" && v.type == kind::uint) {
+      h.fseq = v.uint;
       have_fwd = true;
-    } else if (key == "from" && is_str(v)) {
-      h.from = std::string(str_of(v));
-    } else if (key == "epoch" && is_uint(v)) {
-      h.epoch = v.via.u64;
-    } else if (key == "hops" && is_uint(v)) {
-      h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.via.u64, UINT32_MAX));
-    } else if (key == "retry" && v.type == msgpack::type::BOOLEAN) {
-      h.retry = v.via.boolean;
-    } else if (key == "owner" && is_str(v)) {
-      h.owner = std::string(str_of(v));
+    } else if (key == "from" && v.type == kind::str) {
+      h.from = std::string(as_string(v));
+    } else if (key == "epoch" && v.type == kind::uint) {
+      h.epoch = v.uint;
+    } else if (key == "hops" && v.type == kind::uint) {
+      h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.uint, UINT32_MAX));
+    } else if (key == "retry" && v.type == kind::boolean) {
+      h.retry = v.boolean;
+    } else if (key == "owner" && v.type == kind::str) {
+      h.owner = std::string(as_string(v));
     }
   }
-  if (!have_fwd) return std::nullopt;
+  if (!r.at_end() || !have_fwd) return std::nullopt;
   return h;
 }
 

@@ -1,7 +1,9 @@
 // Fuzz target: the header frame of requests forwarded between hosts and of their replies.
 // Properties: decode_forward_header never crashes or leaks; an accepted header survives
 // encode_forward_header (request fields when it names a sender, retry fields when it asks for a
-// retry) and decodes to the same header.
+// retry) and decodes to the same header; msgpack-c reads every accepted header as one map.
+#include <msgpack.hpp>
+#include <string>
 #include <tuple>
 
 #include "fuzz_target.hpp"
@@ -24,6 +26,16 @@ auto wire_fields(const wire::forward_header& h) {
 int forward_header(const uint8_t* data, size_t size) {
   auto h = wire::decode_forward_header(data, size);
   if (!h) return 0;
+  {
+    size_t offset = 0;
+    msgpack::object_handle oh;
+    try {
+      oh = msgpack::unpack(reinterpret_cast<const char*>(data), size, offset);
+    } catch (const std::exception& e) {
+      fail(k_target, std::string("accepted a header msgpack-c cannot read: ") + e.what());
+    }
+    MESH_FUZZ_CHECK(k_target, offset == size && oh.get().type == msgpack::type::MAP);
+  }
   wire::buffer out;
   wire::encode_forward_header(out, *h);
   auto again =
