@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "fuzz_target.hpp"
+#include "msgpack_reference.hpp"
 #include "wire/wire.hpp"
 
 namespace mesh::fuzz {
@@ -26,16 +27,8 @@ auto wire_fields(const wire::forward_header& h) {
 int forward_header(const uint8_t* data, size_t size) {
   auto h = wire::decode_forward_header(data, size);
   if (!h) return 0;
-  {
-    size_t offset = 0;
-    msgpack::object_handle oh;
-    try {
-      oh = msgpack::unpack(reinterpret_cast<const char*>(data), size, offset);
-    } catch (const std::exception& e) {
-      fail(k_target, std::string("accepted a header msgpack-c cannot read: ") + e.what());
-    }
-    MESH_FUZZ_CHECK(k_target, offset == size && oh.get().type == msgpack::type::MAP);
-  }
+  if (!reference_one_map(data, size))
+    fail(k_target, "accepted a header msgpack-c cannot read as one map");
   wire::buffer out;
   wire::encode_forward_header(out, *h);
   auto again =

@@ -1,6 +1,6 @@
-// msgpack-c's answer to "is this exactly one MessagePack object within max_depth nesting": the
-// reference that the host's allocation-free walker (wire::is_single_object) is checked against,
-// in the wire tests and the request_envelope fuzz target.
+// msgpack-c's answers to "is this exactly one MessagePack object within max_depth nesting" and
+// "is this one map": the reference that the host's allocation-free reader (wire::is_single_object,
+// decode_request, decode_forward_header) is checked against, in the wire tests and fuzz targets.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,18 @@ inline bool reference_single_object(const uint8_t* data, size_t size, size_t max
     return false;
   }
   return offset == size;
+}
+
+/// Whether msgpack-c reads `data` as exactly one map: what every envelope the host's reader
+/// accepts must be.
+inline bool reference_one_map(const uint8_t* data, size_t size) {
+  size_t offset = 0;
+  try {
+    msgpack::object_handle oh = msgpack::unpack(reinterpret_cast<const char*>(data), size, offset);
+    return offset == size && oh.get().type == msgpack::type::MAP;
+  } catch (...) {
+    return false;
+  }
 }
 
 }  // namespace mesh::fuzz
