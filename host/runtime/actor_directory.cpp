@@ -1,5 +1,7 @@
 #include "runtime/actor_directory.hpp"
 
+#include <functional>
+
 #include "runtime/runtime.hpp"
 #include "wire/wire.hpp"
 
@@ -14,12 +16,12 @@ bool fits(size_t size, size_t slots) noexcept { return size * 10 <= slots * 7; }
 }  // namespace
 
 uint64_t actor_directory::hash_of(std::string_view id) noexcept {
-  // Not the shard hash itself: in a cluster this host holds only the ids of the shards it owns,
-  // so id_hash % 4096 (the low 12 bits we would index with) takes only those values and would
-  // cluster the probes. Re-mixing decorrelates the slot from the shard.
-  return wire::fmix64(
-      wire::id_hash(wire::bytes_view{reinterpret_cast<const uint8_t*>(id.data()), id.size()}) ^
-      0x9E3779B97F4A7C15ULL);
+  // Not the shard hash: in a cluster this host holds only the ids of the shards it owns, so
+  // id_hash % 4096 (the low 12 bits we would index with) takes only those values and would
+  // cluster the probes. libstdc++'s string hash (MurmurHash2, 8 bytes a step) is independent of
+  // it and about three times cheaper than the byte-wise FNV-1a of id_hash; fmix64 spreads it
+  // over the low bits we index with.
+  return wire::fmix64(std::hash<std::string_view>{}(id) ^ 0x9E3779B97F4A7C15ULL);
 }
 
 activation* actor_directory::find(std::string_view id, uint64_t hash) const noexcept {
