@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "placement/placement.hpp"
+#include "request_table.hpp"
 #include "security/curve_keys.hpp"
 
 namespace mesh::client {
@@ -84,6 +85,12 @@ std::optional<std::vector<std::string>> find_str_array(const msgpack::object& ma
   }
   return out;
 }
+
+/// Hashes std::string and std::string_view alike, so that lookups by a view build no string.
+struct string_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 /// Whether an error reply proves the request did not run, so that it may be sent again.
 bool not_run(std::string_view code) {
@@ -209,10 +216,13 @@ struct client::impl {
     size_t pending = 0;  ///< requests sent here and not answered yet
   };
 
-  /// A request whose handler has not run yet.
+  /// A request whose handler has not run yet. Lives in a slot of `requests`, which is reused
+  /// by later requests: clear() keeps the strings' capacity, so a steady stream of calls
+  /// allocates nothing here.
   struct pending {
     wire::op kind = wire::op::call;
     bool internal = false;      ///< the client's own membership query (not in in_flight())
+    bool wants_actor = false;   ///< a call: a success without "actor" and "reply" is an error
     std::string frame;          ///< the encoded request, sent again unchanged on a retry
     std::string capability;     ///< actor requests: routing key
     uint64_t key_hash = 0;      ///< actor requests: id_hash(id)
@@ -223,6 +233,34 @@ struct client::impl {
     uint32_t attempts = 0;  ///< including those that found no connection
     bool marks_retry = false;   ///< encoded with once: a re-send flips the final byte
     reply_handler done;
+
+    void clear() noexcept {
+      kind = wire::op::call;
+      internal = wants_actor = marks_retry = false;
+      frame.clear();
+      capability.clear();
+      key_hash = 0;
+      fixed_endpoint.clear();
+      expected_host.clear();
+      target = nullptr;
+      deadline = {};
+      attempts = 0;
+      done = nullptr;
+    }
+  };
+
+  /// Where requests without a fixed host go: one endpoint of any_endpoints() and its peer,
+  /// connected on first use.
+  struct any_target {
+    const std::string* endpoint;
+    peer* target = nullptr;
+  };
+
+  /// The placement of one capability in the current view, and the peers of its hosts
+  /// (parallel to table.hosts, connected on first use).
+  struct route_table {
+    host::shard_table table;
+    std::vector<peer*> peers;
   };
 
   using timer = std::pair<clock::time_point, uint64_t>;  // (when, rid), in a min-heap
@@ -249,7 +287,7 @@ struct client::impl {
   zmq::context_t context{1};
   std::vector<std::unique_ptr<peer>> peers;
   std::vector<zmq::pollitem_t> items;  // one per peer, same order
-  std::unordered_map<uint64_t, pending> requests;
+  request_table<pending> requests;
   size_t user_pending = 0;
   uint64_t next_rid;
   timer_heap deadlines, retries;
@@ -262,7 +300,9 @@ struct client::impl {
   members_info view;
   std::unique_ptr<host::placement_strategy> strategy;  // nullptr: route via any host
   std::unordered_map<std::string, std::string> endpoint_of;  // routable host -> endpoint
-  mutable std::unordered_map<std::string, host::shard_table> tables;  // per capability, lazy
+  // Per capability, built on first use and dropped with the view.
+  mutable std::unordered_map<std::string, route_table, string_hash, std::equal_to<>> tables;
+  std::vector<any_target> any_targets;  // any_endpoints(), cached until the view changes
   bool view_known = false;
   bool refresh_in_flight = false;
   clock::time_point next_refresh{};  // epoch: due at once
@@ -304,62 +344,98 @@ struct client::impl {
     return out;
   }
 
+  /// The next host in turn for a request without an owner.
   peer* any_peer() {
-    const auto candidates = any_endpoints();
-    return peer_for(*candidates[any_cursor++ % candidates.size()]);
+    if (any_targets.empty())
+      for (const auto* e : any_endpoints()) any_targets.push_back(any_target{e});
+    auto& t = any_targets[any_cursor++ % any_targets.size()];
+    if (t.target == nullptr) t.target = peer_for(*t.endpoint);
+    return t.target;
   }
 
-  /// The owner of (capability, key) in the current view, or nullptr.
-  const std::string* owner_of(std::string_view capability, uint64_t key_hash) const {
+  /// The placement of `capability` in the current view, or nullptr when the client cannot
+  /// compute it.
+  route_table* routes_of(std::string_view capability) const {
     if (!view_known || !strategy) return nullptr;
-    auto it = tables.find(std::string(capability));
+    auto it = tables.find(capability);
     if (it == tables.end()) {
       std::vector<std::string> hosts;
       for (const auto& m : view.members)
         if (m.routable() && std::find(m.capabilities.begin(), m.capabilities.end(),
                                       capability) != m.capabilities.end())
           hosts.push_back(m.name);
-      it = tables.emplace(std::string(capability),
-                          host::build_shard_table(*strategy, shards(), std::move(hosts)))
-               .first;
+      route_table r{host::build_shard_table(*strategy, shards(), std::move(hosts)), {}};
+      r.peers.assign(r.table.hosts.size(), nullptr);
+      it = tables.emplace(std::string(capability), std::move(r)).first;
     }
-    const auto& t = it->second;
-    if (t.hosts.empty()) return nullptr;
-    return &t.hosts[t.owner_of[key_hash % shards()]];
+    return it->second.table.hosts.empty() ? nullptr : &it->second;
   }
 
-  /// Encodes `req` under a fresh request id, registers it and sends it. Request ids start at a
-  /// random point so that two clients' ids do not meet in a host's logs.
-  void submit(wire::request req, pending p) {
-    if (next_rid == 0) next_rid = 1;
-    const uint64_t rid = next_rid++;
+  /// Index into routes->table.hosts of the owner of `key_hash`.
+  size_t owner_index(const route_table& routes, uint64_t key_hash) const {
+    return routes.table.owner_of[key_hash % shards()];
+  }
+
+  /// The owner of (capability, key) in the current view, or nullptr.
+  const std::string* owner_of(std::string_view capability, uint64_t key_hash) const {
+    const auto* routes = routes_of(capability);
+    if (routes == nullptr) return nullptr;
+    return &routes->table.hosts[owner_index(*routes, key_hash)];
+  }
+
+  /// The peer of the owner of (capability, key) in the current view, or nullptr; sets `host`
+  /// to the owner's name.
+  peer* owner_peer(std::string_view capability, uint64_t key_hash, std::string& host) {
+    auto* routes = routes_of(capability);
+    if (routes == nullptr) return nullptr;
+    const size_t i = owner_index(*routes, key_hash);
+    if (routes->peers[i] == nullptr) {
+      auto e = endpoint_of.find(routes->table.hosts[i]);
+      if (e == endpoint_of.end()) return nullptr;
+      routes->peers[i] = peer_for(e->second);
+    }
+    host = routes->table.hosts[i];
+    return routes->peers[i];
+  }
+
+  /// Encodes `req` under a fresh request id, registers it, lets `fill` set the rest of its
+  /// state (deadline, routing, handler) and sends it. Request ids start at a random point so
+  /// that two clients' ids do not meet in a host's logs.
+  template <class Fill>
+  void submit(wire::request& req, Fill&& fill) {
+    auto [rid, p] = requests.insert(next_rid);
     req.rid = rid;
     out.clear();
     wire::encode_request(out, req);
     p.frame.assign(out.data(), out.size());
     p.kind = req.kind;
+    fill(p);
     if (!p.internal) ++user_pending;
     deadlines.emplace(p.deadline, rid);
-    dispatch(rid, requests.emplace(rid, std::move(p)).first->second);
+    dispatch(rid, p);
   }
 
-  /// A call or cast: validated, keyed for routing, marked `once`, sent.
-  void submit_actor(wire::op kind, const actor_request& r, reply_handler done) {
+  /// A call or cast: validated, keyed for routing, marked `once`, sent. `wants_actor`: the
+  /// reply must name the actor and carry a body (calls).
+  void submit_actor(wire::op kind, const actor_request& r, reply_handler done, bool wants_actor) {
     auto req = actor_wire_request(kind, r, opts.timeout);
     if (!req) {
       done(tl::unexpected(std::move(req.error())));
       return;
     }
-    pending p;
-    p.capability = r.capability;
-    p.key_hash = wire::id_hash(req->id);
     // A call waits for the host's own timeout reply; a cast only for the acknowledgement.
-    p.deadline = clock::now() + (kind == wire::op::call
-                                     ? milliseconds{req->timeout_ms} + reply_margin
-                                     : (r.timeout.count() > 0 ? r.timeout : opts.timeout));
-    p.marks_retry = true;
-    p.done = std::move(done);
-    submit(*req, std::move(p));
+    const auto deadline =
+        clock::now() + (kind == wire::op::call
+                            ? milliseconds{req->timeout_ms} + reply_margin
+                            : (r.timeout.count() > 0 ? r.timeout : opts.timeout));
+    submit(*req, [&](pending& p) {
+      p.capability = r.capability;
+      p.key_hash = wire::id_hash(req->id);
+      p.deadline = deadline;
+      p.marks_retry = true;
+      p.wants_actor = wants_actor;
+      p.done = std::move(done);
+    });
   }
 
   /// Sends (or re-sends) request `rid` to where it belongs now.
@@ -369,15 +445,7 @@ struct client::impl {
     if (!p.fixed_endpoint.empty()) {
       target = peer_for(p.fixed_endpoint);
     } else if (is_actor_op(p.kind)) {
-      if (opts.direct) {
-        if (const auto* owner = owner_of(p.capability, p.key_hash)) {
-          auto e = endpoint_of.find(*owner);
-          if (e != endpoint_of.end()) {
-            target = peer_for(e->second);
-            p.expected_host = *owner;
-          }
-        }
-      }
+      if (opts.direct) target = owner_peer(p.capability, p.key_hash, p.expected_host);
       if (target == nullptr) target = any_peer();
     } else {
       target = any_peer();
@@ -423,19 +491,22 @@ struct client::impl {
     retries.emplace(clock::now() + backoff, rid);
   }
 
-  /// Runs the handler of `rid` once and forgets the request.
-  void finish(std::unordered_map<uint64_t, pending>::iterator it,
-              tl::expected<reply_view, error> outcome) {
-    pending p = std::move(it->second);
-    requests.erase(it);
+  /// Runs the handler of request `rid` (whose state is `p`) once and forgets the request. The
+  /// slot is released first: the handler may submit new requests.
+  void finish(uint64_t rid, pending& p, tl::expected<reply_view, error> outcome) {
     if (p.target != nullptr) --p.target->pending;
     if (!p.internal) --user_pending;
-    if (p.done) p.done(std::move(outcome));
+    const bool wants_actor = p.wants_actor;
+    reply_handler done = std::move(p.done);
+    requests.erase(rid);
+    if (!done) return;
+    if (outcome && wants_actor && (!outcome->decoded.has_actor || outcome->decoded.body.empty()))
+      done(missing_field("call", outcome->decoded.has_actor ? "reply" : "actor"));
+    else
+      done(std::move(outcome));
   }
 
-  void fail(std::unordered_map<uint64_t, pending>::iterator it, error e) {
-    finish(it, tl::unexpected(std::move(e)));
-  }
+  void fail(uint64_t rid, pending& p, error e) { finish(rid, p, tl::unexpected(std::move(e))); }
 
   /// Handles one reply frame from `from`; returns whether it completed a request of the user.
   bool on_frame(peer& from, const zmq::message_t& frame) {
@@ -447,29 +518,30 @@ struct client::impl {
       ++counters.late_replies;
       return false;
     }
-    auto it = requests.find(decoded->rid);
-    if (decoded->rid == 0 && !decoded->ok && from.pending == 1) {
+    uint64_t rid = decoded->rid;
+    if (rid == 0 && !decoded->ok && from.pending == 1) {
       // The host could not read the request's rid: with one request outstanding there, it is
       // the answer to that one.
-      it = std::find_if(requests.begin(), requests.end(),
-                        [&](const auto& kv) { return kv.second.target == &from; });
+      rid = requests.find_if([&](uint64_t, const pending& q) { return q.target == &from; });
     }
-    if (it == requests.end() || it->second.target != &from) {
+    pending* found = requests.find(rid);
+    if (found == nullptr || found->target != &from) {
       ++counters.late_replies;
       return false;
     }
-    pending& p = it->second;
+    pending& p = *found;
     if (!decoded->ok) {
       const std::string& code = decoded->error_code;
       if (not_run(code) && p.fixed_endpoint.empty() && clock::now() < p.deadline) {
         // Not run: the host is stopping, overloaded, or not the owner any more. Learn the new
         // view and send the same frame again.
         next_refresh = clock::now();
-        schedule_retry(it->first, p);
+        schedule_retry(rid, p);
         return false;
       }
       const bool user = !p.internal;
-      fail(it, error{code.empty() ? "internal" : code, decoded->error_message, error_origin::host});
+      fail(rid, p,
+           error{code.empty() ? "internal" : code, decoded->error_message, error_origin::host});
       return user;
     }
     if (!p.expected_host.empty() && decoded->has_actor && decoded->actor.host != p.expected_host) {
@@ -477,7 +549,7 @@ struct client::impl {
       next_refresh = clock::now();
     }
     const bool user = !p.internal;
-    finish(it, reply_view{*decoded, {data, frame.size()}});
+    finish(rid, p, reply_view{*decoded, {data, frame.size()}});
     return user;
   }
 
@@ -487,6 +559,7 @@ struct client::impl {
     view_known = true;
     ++counters.refreshes;
     tables.clear();
+    any_targets.clear();
     endpoint_of.clear();
     for (const auto& m : view.members)
       if (m.routable()) endpoint_of.emplace(m.name, m.endpoint);
@@ -499,12 +572,10 @@ struct client::impl {
     }
     // A request sent directly to a host that is no longer routable will not be answered by it
     // (it crashed or was declared dead; its activations are gone): send it to the new owner.
-    for (auto& [rid, p] : requests) {
-      if (p.target == nullptr || p.expected_host.empty()) continue;
-      if (endpoint_of.count(p.expected_host) == 0) {
-        schedule_retry(rid, p);
-      }
-    }
+    requests.for_each([&](uint64_t rid, pending& p) {
+      if (p.target == nullptr || p.expected_host.empty()) return;
+      if (endpoint_of.count(p.expected_host) == 0) schedule_retry(rid, p);
+    });
   }
 
   void start_refresh() {
@@ -514,21 +585,21 @@ struct client::impl {
     const std::string endpoint = *candidates[refresh_cursor++ % candidates.size()];
     wire::request req;
     req.kind = wire::op::members;
-    pending p;
-    p.internal = true;
-    p.fixed_endpoint = endpoint;
-    p.deadline = clock::now() + opts.refresh_timeout;
-    p.done = [this](tl::expected<reply_view, error> r) {
-      refresh_in_flight = false;
-      if (!r) {
-        next_refresh = clock::now();  // ask another host at once
-        return;
-      }
-      if (r->decoded.envelope == nullptr) return;
-      auto info = parse_members(*r->decoded.envelope);
-      if (info) apply_view(std::move(*info));
-    };
-    submit(req, std::move(p));
+    submit(req, [&](pending& p) {
+      p.internal = true;
+      p.fixed_endpoint = endpoint;
+      p.deadline = clock::now() + opts.refresh_timeout;
+      p.done = [this](tl::expected<reply_view, error> r) {
+        refresh_in_flight = false;
+        if (!r) {
+          next_refresh = clock::now();  // ask another host at once
+          return;
+        }
+        if (r->decoded.envelope == nullptr) return;
+        auto info = parse_members(*r->decoded.envelope);
+        if (info) apply_view(std::move(*info));
+      };
+    });
   }
 
   /// Fails requests whose deadline passed, re-sends those whose back-off ended, and refreshes
@@ -539,18 +610,18 @@ struct client::impl {
     while (!deadlines.empty() && deadlines.top().first <= now) {
       const uint64_t rid = deadlines.top().second;
       deadlines.pop();
-      auto it = requests.find(rid);
-      if (it == requests.end()) continue;
-      const bool internal = it->second.internal;
-      fail(it, client_error("timeout", "no reply before the deadline"));
+      pending* p = requests.find(rid);
+      if (p == nullptr) continue;
+      const bool internal = p->internal;
+      fail(rid, *p, client_error("timeout", "no reply before the deadline"));
       if (!internal) ++completed;
     }
     while (!retries.empty() && retries.top().first <= now) {
       const uint64_t rid = retries.top().second;
       retries.pop();
-      auto it = requests.find(rid);
-      if (it == requests.end() || it->second.target != nullptr) continue;
-      dispatch(rid, it->second);
+      pending* p = requests.find(rid);
+      if (p == nullptr || p->target != nullptr) continue;
+      dispatch(rid, *p);
     }
     if (opts.direct && !refresh_in_flight && (user_pending > 0 || !view_known) &&
         now >= next_refresh)
@@ -558,7 +629,7 @@ struct client::impl {
     // Completed requests leave their heap entries behind; rebuild when those dominate.
     if (deadlines.size() > 1024 && deadlines.size() > 4 * requests.size()) {
       timer_heap fresh;
-      for (const auto& [rid, p] : requests) fresh.emplace(p.deadline, rid);
+      requests.for_each([&](uint64_t rid, const pending& p) { fresh.emplace(p.deadline, rid); });
       deadlines.swap(fresh);
     }
     return completed;
@@ -573,27 +644,39 @@ struct client::impl {
     return t;
   }
 
+  /// Takes the frames waiting on the peers (those zmq_poll marked, or all of them when
+  /// `polled` is false); returns whether there was any. Adds the requests they completed to
+  /// `completed`.
+  bool receive(bool polled, size_t& completed) {
+    bool any = false;
+    zmq::message_t frame;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (polled && (items[i].revents & ZMQ_POLLIN) == 0) continue;
+      peer& p = *peers[i];
+      while (p.socket.recv(frame, zmq::recv_flags::dontwait)) {
+        any = true;
+        if (on_frame(p, frame)) ++completed;
+        // A reply is one frame; drop any continuation a misbehaving peer sends.
+        while (frame.more() && p.socket.recv(frame, zmq::recv_flags::dontwait)) {
+        }
+      }
+    }
+    return any;
+  }
+
   size_t poll(milliseconds wait) {
     size_t completed = run_timers();
     const auto until = clock::now() + wait;
     for (;;) {
-      const auto now = clock::now();
-      const auto wake = std::min(until, next_timer());
-      const auto timeout =
-          wake <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(wake - now);
-      zmq::poll(items.data(), items.size(), completed > 0 ? milliseconds{0} : timeout);
-      bool any = false;
-      for (size_t i = 0; i < items.size(); ++i) {
-        if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
-        peer& p = *peers[i];
-        zmq::message_t frame;
-        while (p.socket.recv(frame, zmq::recv_flags::dontwait)) {
-          any = true;
-          if (on_frame(p, frame)) ++completed;
-          // A reply is one frame; drop any continuation a misbehaving peer sends.
-          while (frame.more() && p.socket.recv(frame, zmq::recv_flags::dontwait)) {
-          }
-        }
+      // Under load replies are already waiting: take them without zmq_poll, which costs a
+      // system call even when it need not wait. Poll only when there was nothing.
+      bool any = receive(false, completed);
+      if (!any && completed == 0) {
+        const auto now = clock::now();
+        const auto wake = std::min(until, next_timer());
+        const auto timeout =
+            wake <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(wake - now);
+        if (zmq::poll(items.data(), items.size(), timeout) > 0) any = receive(true, completed);
       }
       completed += run_timers();
       if (completed > 0 || clock::now() >= until || (!any && wait.count() == 0)) return completed;
@@ -622,12 +705,7 @@ client::client(std::vector<std::string> endpoints, options opts)
 client::~client() = default;
 
 void client::call_async_view(const actor_request& r, reply_handler done) {
-  impl_->submit_actor(wire::op::call, r, [done = std::move(done)](tl::expected<reply_view, error> v) {
-    if (v && (!v->decoded.has_actor || v->decoded.body.empty()))
-      done(missing_field("call", v->decoded.has_actor ? "reply" : "actor"));
-    else
-      done(std::move(v));
-  });
+  impl_->submit_actor(wire::op::call, r, std::move(done), true);
 }
 
 void client::call_async(const actor_request& r, call_handler done) {
@@ -640,32 +718,36 @@ void client::call_async(const actor_request& r, call_handler done) {
 }
 
 void client::cast_async(const actor_request& r, cast_handler done) {
-  impl_->submit_actor(wire::op::cast, r, [done = std::move(done)](tl::expected<reply_view, error> v) {
-    if (!v)
-      done(tl::unexpected(std::move(v.error())));
-    else
-      done({});
-  });
+  impl_->submit_actor(
+      wire::op::cast, r,
+      [done = std::move(done)](tl::expected<reply_view, error> v) {
+        if (!v)
+          done(tl::unexpected(std::move(v.error())));
+        else
+          done({});
+      },
+      false);
 }
 
 void client::request_async(const wire::request& req, reply_handler done, std::string_view endpoint,
                            milliseconds wait) {
-  impl::pending p;
-  if (is_actor_op(req.kind)) {
-    p.capability = req.capability;
-    p.key_hash = wire::id_hash(req.id);
-  }
-  p.fixed_endpoint = endpoint;
-  p.deadline = clock::now() + wait;
-  p.done = std::move(done);
   try {
-    if (!endpoint.empty()) impl_->peer_for(p.fixed_endpoint);
+    if (!endpoint.empty()) impl_->peer_for(std::string(endpoint));
   } catch (const zmq::error_t& e) {
-    p.done(tl::unexpected(client_error(
+    done(tl::unexpected(client_error(
         "bad_argument", "cannot connect to \"" + std::string(endpoint) + "\": " + e.what())));
     return;
   }
-  impl_->submit(req, std::move(p));
+  wire::request numbered = req;
+  impl_->submit(numbered, [&](impl::pending& p) {
+    if (is_actor_op(req.kind)) {
+      p.capability = req.capability;
+      p.key_hash = wire::id_hash(req.id);
+    }
+    p.fixed_endpoint = endpoint;
+    p.deadline = clock::now() + wait;
+    p.done = std::move(done);
+  });
 }
 
 size_t client::poll(milliseconds wait) { return impl_->poll(wait); }
