@@ -64,17 +64,28 @@ mesh_load::mesh_load(std::vector<std::string> endpoints, bool direct, const benc
   }
 }
 
-run_result mesh_load::pipeline(calls& c, size_t inflight, uint64_t count,
-                               clock::duration limit) {
+namespace {
+
+/// The state of one pipelined phase. Handlers capture only a pointer to it, which fits in
+/// std::function's inline storage: no allocation per call beyond the client's own.
+struct pipeline_state {
+  mesh::client::client& client;
+  calls& c;
+  uint64_t count;
+  std::chrono::milliseconds timeout;
   uint64_t sent = 0, completed = 0;
   bool stopping = false;
   std::optional<client::error> failure;
-  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall_limit);
-  const auto start = clock::now();
-  const auto stop_at = start + limit;
+
+  void send_next() {
+    client.call_async_view(c.request(sent++, timeout),
+                           [this](tl::expected<client::reply_view, client::error> r) {
+                             on_reply(std::move(r));
+                           });
+  }
+
   // Each reply sends the next call from inside its handler, so the window stays full.
-  std::function<void()> send_next;
-  auto on_reply = [&](tl::expected<client::reply_view, client::error> r) {
+  void on_reply(tl::expected<client::reply_view, client::error> r) {
     if (!r) {
       if (!failure) failure = r.error();
       return;
@@ -82,16 +93,25 @@ run_result mesh_load::pipeline(calls& c, size_t inflight, uint64_t count,
     ++completed;
     c.served(r->decoded.actor.host);
     if (!stopping && sent < count) send_next();
-  };
-  send_next = [&] { client_.call_async_view(c.request(sent++, timeout), on_reply); };
-  while (sent < std::min<uint64_t>(inflight, count)) send_next();
+  }
+};
+
+}  // namespace
+
+run_result mesh_load::pipeline(calls& c, size_t inflight, uint64_t count,
+                               clock::duration limit) {
+  pipeline_state s{client_, c, count,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall_limit)};
+  const auto start = clock::now();
+  const auto stop_at = start + limit;
+  while (s.sent < std::min<uint64_t>(inflight, count)) s.send_next();
   while (client_.in_flight() > 0) {
     client_.poll(std::chrono::milliseconds(100));
-    if (failure) call_failed(*failure);
-    if (!stopping && clock::now() >= stop_at) stopping = true;
+    if (s.failure) call_failed(*s.failure);
+    if (!s.stopping && clock::now() >= stop_at) s.stopping = true;
   }
-  if (failure) call_failed(*failure);
-  return {completed, seconds_between(start, clock::now())};
+  if (s.failure) call_failed(*s.failure);
+  return {s.completed, seconds_between(start, clock::now())};
 }
 
 std::vector<int64_t> mesh_load::sequential(calls& c, uint64_t count, clock::duration limit) {
