@@ -290,3 +290,98 @@ TEST_CASE("unknown envelope keys are skipped whatever they hold, within the deco
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("rid") != std::string::npos);
 }
+
+namespace {
+
+tl::expected<reply, error> decode_reply_of(const std::string& bytes, msgpack::zone& zone,
+                                           const decode_limits& limits = {}) {
+  return decode_reply(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), zone, limits);
+}
+
+std::string packed(const msgpack::object& o) {
+  msgpack::sbuffer sb;
+  msgpack::pack(sb, o);
+  return std::string(sb.data(), sb.size());
+}
+
+}  // namespace
+
+TEST_CASE("a reply envelope of every MessagePack type decodes to the tree msgpack-c builds") {
+  msgpack::sbuffer sb;
+  msgpack::packer<msgpack::sbuffer> pk(sb);
+  pk.pack_map(5);
+  pk.pack(std::string("ok"));
+  pk.pack_true();
+  pk.pack(std::string("rid"));
+  pk.pack_uint64(uint64_t{1} << 40);
+  pk.pack(std::string("ints"));
+  pk.pack_array(10);
+  pk.pack_fix_int8(-3);
+  pk.pack_int8(-100);
+  pk.pack_int16(-30000);
+  pk.pack_int32(-2'000'000'000);
+  pk.pack_int64(INT64_MIN);
+  pk.pack_int64(5);  // a signed encoding of a non-negative value: a positive integer
+  pk.pack_uint8(200);
+  pk.pack_uint16(60000);
+  pk.pack_uint32(4'000'000'000u);
+  pk.pack_uint64(UINT64_MAX);
+  pk.pack(std::string("more"));
+  pk.pack_array(6);
+  pk.pack_nil();
+  pk.pack_false();
+  pk.pack_float(1.5f);
+  pk.pack_double(-2.25);
+  pk.pack(std::string(300, 's'));  // str16
+  pk.pack_bin(3);
+  pk.pack_bin_body("\x00\x01\x02", 3);
+  pk.pack(std::string("nested"));
+  pk.pack_map(1);
+  pk.pack(std::string("a"));
+  pk.pack_array(1);
+  pk.pack_map(0);
+  const std::string bytes(sb.data(), sb.size());
+
+  msgpack::zone zone;
+  auto r = decode_reply_of(bytes, zone);
+  REQUIRE(r);
+  CHECK(r->ok);
+  CHECK(r->rid == uint64_t{1} << 40);
+  REQUIRE(r->envelope != nullptr);
+  const auto expected = msgpack::unpack(bytes.data(), bytes.size());
+  CHECK(packed(*r->envelope) == packed(expected.get()));
+  const auto& ints = r->envelope->via.map.ptr[2].val.via.array;
+  CHECK(ints.ptr[0].type == msgpack::type::NEGATIVE_INTEGER);
+  CHECK(ints.ptr[5].type == msgpack::type::POSITIVE_INTEGER);
+  CHECK(r->envelope->via.map.ptr[3].val.via.array.ptr[2].type == msgpack::type::FLOAT32);
+}
+
+TEST_CASE("a reply envelope beyond a decode limit or not well formed is refused with a reason") {
+  msgpack::zone zone;
+  const std::string ok_map = "\x81\xa2ok\xc3";
+  REQUIRE(decode_reply_of(ok_map, zone));
+  decode_limits tight;
+  tight.max_string = 4;
+  tight.max_depth = 2;
+  tight.max_map = 3;
+  tight.max_array = 2;
+  const std::vector<std::string> refused = {
+      "",                                       // empty
+      "\x91\xc3",                               // not a map
+      ok_map + "\xc0",                          // trailing bytes
+      "\x81\xa2ok",                             // truncated
+      "\x82\xa2ok\xc3\xa1x\xdb\xff\xff\xff\xff",  // a str claiming 4 GiB
+      "\x82\xa2ok\xc3\xa1x\xd4\x01\x02",        // ext
+      "\x82\xa2ok\xc3\xa1x\xc1",                // never-used byte
+      "\x82\xa2ok\xc3\xa1x\xa5hello",           // str longer than max_string
+      "\x82\xa2ok\xc3\xa1x\x81\xa1y\x91\xc0",   // three levels deep, max_depth 2
+      "\x82\xa2ok\xc3\xa1x\x93\xc0\xc0\xc0",    // array longer than max_array
+      "\x84\xa2ok\xc3\xa1x\xc0\xa1y\xc0\xa1z\xc0",  // map larger than max_map
+  };
+  for (const auto& bytes : refused) {
+    auto r = decode_reply_of(bytes, zone, tight);
+    CHECK_FALSE(r);
+    if (!r) CHECK_FALSE(r.error().message.empty());
+  }
+  CHECK(decode_reply_of("\x82\xa2ok\xc3\xa1x\x81\xa1y\xc0", zone, tight));  // two levels: fine
+}
