@@ -107,6 +107,23 @@ TEST_CASE("the table grows past half full and keeps every request") {
   CHECK(visited == 100);
 }
 
+TEST_CASE("a table that grew for a burst goes back to its first size once empty") {
+  request_table<value> t(16);
+  uint64_t next = 1;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back(t.insert(next).first);
+  CHECK(t.capacity() >= 2000);
+  for (size_t i = 0; i + 1 < ids.size(); ++i) t.erase(ids[i]);
+  CHECK(t.capacity() >= 2000);  // one left: no shrinking under a request
+  CHECK(t.find(ids.back()) != nullptr);
+  t.erase(ids.back());
+  CHECK(t.capacity() == 16);
+  CHECK(t.find(ids.back()) == nullptr);
+  const uint64_t later = t.insert(next).first;
+  CHECK(later == ids.back() + 1);  // ids keep counting up
+  CHECK(t.find(later) != nullptr);
+}
+
 TEST_CASE("erasing clears the value and a released slot is reused") {
   request_table<value> t(16);
   uint64_t next = 1;

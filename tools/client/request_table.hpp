@@ -4,7 +4,8 @@
 // skips an id whose slot is taken (by a request that is still waiting, e.g. one with a long
 // timeout), so a lookup is one index and one compare: no hashing, no node per request. Ids stay
 // unique and increasing, which is all the wire protocol asks of them. Released slots keep their
-// value's allocations (frames, strings) for the next request that lands there.
+// value's allocations (frames, strings) for the next request that lands there; a table that grew
+// for a burst goes back to its first size once it is empty.
 #pragma once
 
 #include <cstddef>
@@ -21,9 +22,8 @@ class request_table {
  public:
   /// Starts with room for `capacity` slots (rounded up to a power of two, at least 16).
   explicit request_table(size_t capacity = 256) {
-    size_t n = 16;
-    while (n < capacity) n *= 2;
-    slots_.resize(n);
+    while (initial_ < capacity) initial_ *= 2;
+    slots_.resize(initial_);
   }
 
   /// Takes the first free id at or after `next_id` (never 0), advances `next_id` past it and
@@ -49,12 +49,13 @@ class request_table {
     return s.id == id ? &s.value : nullptr;
   }
 
-  /// Releases request `id` (which must be in the table) and clears its value.
-  void erase(uint64_t id) noexcept {
+  /// Releases request `id` (which must be in the table) and clears its value. References to
+  /// values are invalid afterwards if the table became empty (it may shrink then).
+  void erase(uint64_t id) {
     slot& s = slots_[id & mask()];
     s.id = 0;
     s.value.clear();
-    --size_;
+    if (--size_ == 0 && slots_.size() > initial_) std::vector<slot>(initial_).swap(slots_);
   }
 
   size_t size() const noexcept { return size_; }
@@ -92,6 +93,7 @@ class request_table {
     slots_.swap(bigger);
   }
 
+  size_t initial_ = 16;
   std::vector<slot> slots_;
   size_t size_ = 0;
 };
