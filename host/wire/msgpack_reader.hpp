@@ -26,6 +26,7 @@ class msgpack_reader {
     bool boolean = false;
     uint64_t uint = 0;  ///< uint
     int64_t sint = 0;   ///< sint (negative values only; non-negative ones are uint)
+    double real = 0;    ///< float32, float64
     const uint8_t* bytes = nullptr;
     uint32_t size = 0;
   };
@@ -67,8 +68,23 @@ class msgpack_reader {
       case 0xc7: return ext(out, 1);
       case 0xc8: return ext(out, 2);
       case 0xc9: return ext(out, 4);
-      case 0xca: out.type = kind::float32; return skip(4);
-      case 0xcb: out.type = kind::float64; return skip(8);
+      case 0xca: {
+        uint64_t bits = 0;
+        if (!load(bits, 4)) return false;
+        const auto narrow = static_cast<uint32_t>(bits);
+        float f;
+        std::memcpy(&f, &narrow, sizeof f);
+        out.type = kind::float32;
+        out.real = f;
+        return true;
+      }
+      case 0xcb: {
+        uint64_t bits = 0;
+        if (!load(bits, 8)) return false;
+        std::memcpy(&out.real, &bits, sizeof out.real);
+        out.type = kind::float64;
+        return true;
+      }
       case 0xcc: case 0xcd: case 0xce: case 0xcf: {
         uint64_t v = 0;
         return load(v, size_t{1} << (tag - 0xcc)) && scalar_uint(out, v);

@@ -20,8 +20,6 @@ constexpr std::array<std::string_view, op_count> op_names = {
     "members", "nodes_for", "owner", "stats", "actors"};
 static_assert(static_cast<size_t>(error_code::wrong_owner) + 1 == error_code_count);
 
-bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
-
 std::string_view str_of(const msgpack::object& o) {
   return {o.via.str.ptr, o.via.str.size};
 }
@@ -33,31 +31,6 @@ bytes_view bytes_of(const msgpack::object& o) {
 
 tl::unexpected<error> bad(std::string message) {
   return tl::unexpected(error{error_code::bad_request, std::move(message)});
-}
-
-/// Unpacks one object with limits; on success `obj` is the root.
-tl::expected<msgpack::object, error> unpack_root(const uint8_t* data, size_t size,
-                                                 msgpack::zone& zone,
-                                                 const decode_limits& limits) {
-  if (size == 0) return bad("empty frame");
-  // No container may declare more elements than the frame has bytes.
-  const msgpack::unpack_limit lim(std::min(limits.max_array, size), std::min(limits.max_map, size),
-                                  std::min(limits.max_string, size),
-                                  std::min(size_t{0xffffffff}, size), 0, limits.max_depth);
-  std::size_t offset = 0;
-  bool referenced = false;
-  msgpack::object root;
-  try {
-    root = msgpack::unpack(zone, reinterpret_cast<const char*>(data), size, offset, referenced,
-                           &reference_all, nullptr, lim);
-  } catch (const msgpack::size_overflow& e) {
-    return bad(std::string("envelope exceeds a decode limit: ") + e.what());
-  } catch (const std::exception& e) {
-    return bad(std::string("envelope is not valid MessagePack: ") + e.what());
-  }
-  if (offset != size) return bad("envelope has trailing bytes after the map");
-  if (root.type != msgpack::type::MAP) return bad("envelope must be a map");
-  return root;
 }
 
 bool is_uint(const msgpack::object& o) { return o.type == msgpack::type::POSITIVE_INTEGER; }
@@ -507,96 +480,84 @@ std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t 
 
 namespace {
 
-/// Reads one MessagePack object into msgpack-c's object tree, as unpack_root does (the same
-/// limits, strings and binaries referenced in place, ext refused) but without msgpack-c's
-/// general parser, whose state machine, visitor calls and stack allocations cost about three
-/// times as much: the client decodes one reply per call. Recursion is bounded by max_depth.
-class reply_reader {
+/// Reads one MessagePack object into msgpack-c's object tree, in `zone`, under the decode limits
+/// (strings and binaries referenced in place, ext refused): decode_reply keeps the tree
+/// for op-specific fields. The headers come from msgpack_reader; msgpack-c's own parser, with
+/// its visitor calls and stack allocations, cost about twice as much per reply, and the client
+/// decodes one reply per call. Recursion is bounded by max_depth.
+class object_reader {
  public:
-  reply_reader(const uint8_t* data, size_t size, msgpack::zone& zone, const decode_limits& limits)
-      : pos_(data),
-        end_(data + size),
+  object_reader(const uint8_t* data, size_t size, msgpack::zone& zone, const decode_limits& limits)
+      : r_(data, size),
         zone_(zone),
-        // As in unpack_root: no container may declare more elements than the frame has bytes.
+        // No container may declare more elements than the frame has bytes.
         max_array_(std::min(limits.max_array, size)),
         max_map_(std::min(limits.max_map, size)),
         max_string_(std::min(limits.max_string, size)),
-        max_bin_(std::min(size_t{0xffffffff}, size)),
         max_depth_(limits.max_depth) {}
 
   /// Reads the object at the current position into `out`; `level` counts the containers it is
   /// in, itself included. On failure, false with error() set.
   bool read(msgpack::object& out, size_t level) {
-    if (pos_ == end_) return truncated();
-    const uint8_t tag = *pos_++;
-    if (tag <= 0x7f) return positive(out, tag);
-    if (tag >= 0xe0) return integer(out, static_cast<int8_t>(tag));
-    if (tag <= 0x8f) return map(out, tag & 0x0fu, level);
-    if (tag <= 0x9f) return array(out, tag & 0x0fu, level);
-    if (tag <= 0xbf) return str(out, tag & 0x1fu);
-    uint64_t n = 0;
-    switch (tag) {
-      case 0xc0:
+    using kind = msgpack_reader::kind;
+    msgpack_reader::item it;
+    if (!r_.next(it)) return fail(false, "truncated, or a never-used byte");
+    switch (it.type) {
+      case kind::nil:
         out.type = msgpack::type::NIL;
         return true;
-      case 0xc2:
-      case 0xc3:
+      case kind::boolean:
         out.type = msgpack::type::BOOLEAN;
-        out.via.boolean = tag == 0xc3;
+        out.via.boolean = it.boolean;
         return true;
-      case 0xc4:
-      case 0xc5:
-      case 0xc6:
-        return big_endian(size_t{1} << (tag - 0xc4), n) && bin(out, n);
-      case 0xca: {
-        if (!big_endian(4, n)) return false;
-        const auto bits = static_cast<uint32_t>(n);
-        float f;
-        std::memcpy(&f, &bits, sizeof f);
-        out.type = msgpack::type::FLOAT32;
-        out.via.f64 = f;
+      case kind::uint:
+        out.type = msgpack::type::POSITIVE_INTEGER;
+        out.via.u64 = it.uint;
         return true;
-      }
-      case 0xcb: {
-        if (!big_endian(8, n)) return false;
-        double d;
-        std::memcpy(&d, &n, sizeof d);
-        out.type = msgpack::type::FLOAT64;
-        out.via.f64 = d;
+      case kind::sint:
+        out.type = msgpack::type::NEGATIVE_INTEGER;
+        out.via.i64 = it.sint;
         return true;
-      }
-      case 0xcc:
-      case 0xcd:
-      case 0xce:
-      case 0xcf:
-        return big_endian(size_t{1} << (tag - 0xcc), n) && positive(out, n);
-      case 0xd0:
-        return big_endian(1, n) && integer(out, static_cast<int8_t>(n));
-      case 0xd1:
-        return big_endian(2, n) && integer(out, static_cast<int16_t>(n));
-      case 0xd2:
-        return big_endian(4, n) && integer(out, static_cast<int32_t>(n));
-      case 0xd3:
-        return big_endian(8, n) && integer(out, static_cast<int64_t>(n));
-      case 0xd9:
-      case 0xda:
-      case 0xdb:
-        return big_endian(size_t{1} << (tag - 0xd9), n) && str(out, n);
-      case 0xdc:
-      case 0xdd:
-        return big_endian(tag == 0xdc ? 2 : 4, n) && array(out, n, level);
-      case 0xde:
-      case 0xdf:
-        return big_endian(tag == 0xde ? 2 : 4, n) && map(out, n, level);
-      case 0xc1:
-        return fail(false, "parse error");
-      default:  // ext 8/16/32 and fixext: the envelope has none (msgpack-c's ext limit 0)
+      case kind::float32:
+      case kind::float64:
+        out.type = it.type == kind::float32 ? msgpack::type::FLOAT32 : msgpack::type::FLOAT64;
+        out.via.f64 = it.real;
+        return true;
+      case kind::str:
+        if (it.size > max_string_) return fail(true, "str size overflow");
+        out.type = msgpack::type::STR;
+        out.via.str = {it.size, reinterpret_cast<const char*>(it.bytes)};
+        return true;
+      case kind::bin:
+        out.type = msgpack::type::BIN;
+        out.via.bin = {it.size, reinterpret_cast<const char*>(it.bytes)};
+        return true;
+      case kind::ext:  // the envelope has none (msgpack-c's ext limit 0)
         return fail(true, "ext size overflow");
+      case kind::array: {
+        msgpack::object* items = nullptr;
+        if (!open(it.size, max_array_, "array size overflow", level, items)) return false;
+        out.type = msgpack::type::ARRAY;
+        out.via.array = {it.size, items};
+        for (uint32_t i = 0; i < it.size; ++i)
+          if (!read(items[i], level + 1)) return false;
+        return true;
+      }
+      case kind::map: {
+        msgpack::object_kv* pairs = nullptr;
+        if (!open(it.size, max_map_, "map size overflow", level, pairs)) return false;
+        out.type = msgpack::type::MAP;
+        out.via.map = {it.size, pairs};
+        for (uint32_t i = 0; i < it.size; ++i)
+          if (!read(pairs[i].key, level + 1) || !read(pairs[i].val, level + 1)) return false;
+        return true;
+      }
     }
+    return fail(false, "unknown type");
   }
 
   /// Whether every byte was read.
-  bool at_end() const noexcept { return pos_ == end_; }
+  bool at_end() const noexcept { return r_.at_end(); }
   /// What failed, and whether it was a limit (rather than malformed bytes).
   std::string_view error() const noexcept { return error_; }
   bool over_limit() const noexcept { return over_limit_; }
@@ -607,87 +568,23 @@ class reply_reader {
     error_ = what;
     return false;
   }
-  bool truncated() { return fail(false, "insufficient bytes"); }
-
-  /// Reads an unsigned big-endian number of `width` bytes.
-  bool big_endian(size_t width, uint64_t& n) {
-    if (static_cast<size_t>(end_ - pos_) < width) return truncated();
-    n = 0;
-    for (size_t i = 0; i < width; ++i) n = n << 8 | pos_[i];
-    pos_ += width;
-    return true;
-  }
-
-  static bool positive(msgpack::object& out, uint64_t v) {
-    out.type = msgpack::type::POSITIVE_INTEGER;
-    out.via.u64 = v;
-    return true;
-  }
-  /// Signed encodings of values >= 0 are positive integers, as msgpack-c makes them.
-  static bool integer(msgpack::object& out, int64_t v) {
-    if (v >= 0) return positive(out, static_cast<uint64_t>(v));
-    out.type = msgpack::type::NEGATIVE_INTEGER;
-    out.via.i64 = v;
-    return true;
-  }
-
-  /// A str or bin of `n` bytes, referenced in place; `max` and `overflow` are its limit.
-  bool raw(msgpack::object& out, msgpack::type::object_type type, uint64_t n, size_t max,
-           std::string_view overflow) {
-    if (n > max) return fail(true, overflow);
-    if (static_cast<uint64_t>(end_ - pos_) < n) return truncated();
-    const auto* p = reinterpret_cast<const char*>(pos_);
-    pos_ += n;
-    out.type = type;
-    if (type == msgpack::type::STR)
-      out.via.str = {static_cast<uint32_t>(n), p};
-    else
-      out.via.bin = {static_cast<uint32_t>(n), p};
-    return true;
-  }
-  bool str(msgpack::object& out, uint64_t n) {
-    return raw(out, msgpack::type::STR, n, max_string_, "str size overflow");
-  }
-  bool bin(msgpack::object& out, uint64_t n) {
-    return raw(out, msgpack::type::BIN, n, max_bin_, "bin size overflow");
-  }
 
   /// Checks a container of `n` elements at `level` against the limits and takes zone room for
   /// its elements (nullptr when it has none).
   template <class Element>
-  bool open(uint64_t n, size_t max, std::string_view overflow, size_t level, Element*& elements) {
+  bool open(uint32_t n, size_t max, std::string_view overflow, size_t level, Element*& elements) {
     if (n > max) return fail(true, overflow);
     if (level > max_depth_) return fail(true, "depth size overflow");
+    if (n > r_.remaining()) return fail(false, "truncated");  // each element takes a byte
     elements = n == 0 ? nullptr
                       : static_cast<Element*>(
                             zone_.allocate_align(n * sizeof(Element), alignof(Element)));
     return true;
   }
 
-  bool array(msgpack::object& out, uint64_t n, size_t level) {
-    msgpack::object* items = nullptr;
-    if (!open(n, max_array_, "array size overflow", level, items)) return false;
-    out.type = msgpack::type::ARRAY;
-    out.via.array = {static_cast<uint32_t>(n), items};
-    for (uint64_t i = 0; i < n; ++i)
-      if (!read(items[i], level + 1)) return false;
-    return true;
-  }
-
-  bool map(msgpack::object& out, uint64_t n, size_t level) {
-    msgpack::object_kv* pairs = nullptr;
-    if (!open(n, max_map_, "map size overflow", level, pairs)) return false;
-    out.type = msgpack::type::MAP;
-    out.via.map = {static_cast<uint32_t>(n), pairs};
-    for (uint64_t i = 0; i < n; ++i)
-      if (!read(pairs[i].key, level + 1) || !read(pairs[i].val, level + 1)) return false;
-    return true;
-  }
-
-  const uint8_t* pos_;
-  const uint8_t* end_;
+  msgpack_reader r_;
   msgpack::zone& zone_;
-  size_t max_array_, max_map_, max_string_, max_bin_, max_depth_;
+  size_t max_array_, max_map_, max_string_, max_depth_;
   std::string_view error_;
   bool over_limit_ = false;
 };
@@ -699,7 +596,7 @@ tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpac
   if (size == 0) return bad("empty frame");
   auto* stored = static_cast<msgpack::object*>(
       zone.allocate_align(sizeof(msgpack::object), alignof(msgpack::object)));
-  reply_reader reader(data, size, zone, limits);
+  object_reader reader(data, size, zone, limits);
   if (!reader.read(*stored, 1))
     return bad(std::string(reader.over_limit() ? "envelope exceeds a decode limit: "
                                                : "envelope is not valid MessagePack: ") +

@@ -3,7 +3,8 @@
 //  - decode_reply never crashes, leaks or reads outside the frame;
 //  - an accepted reply keeps the whole envelope (a map) for op-specific fields;
 //  - an accepted reply re-encoded with the host's encoder for its kind (encode_call_reply,
-//    encode_ok, encode_error) decodes to the same rid, outcome, body, actor and error.
+//    encode_ok, encode_error) decodes to the same rid, outcome, body, actor and error;
+//  - the envelope tree it keeps is the one msgpack-c builds from the same bytes.
 #include <msgpack.hpp>
 #include <string>
 #include <tuple>
@@ -31,6 +32,19 @@ void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) 
   }
   MESH_FUZZ_CHECK(k_target, rep->envelope != nullptr);
   MESH_FUZZ_CHECK(k_target, rep->envelope->type == msgpack::type::MAP);
+  {
+    msgpack::object_handle reference;
+    try {
+      reference = msgpack::unpack(reinterpret_cast<const char*>(data), size);
+    } catch (const std::exception& e) {
+      fail(k_target, std::string("accepted a reply msgpack-c cannot read: ") + e.what());
+    }
+    msgpack::sbuffer mine, theirs;
+    msgpack::pack(mine, *rep->envelope);
+    msgpack::pack(theirs, reference.get());
+    MESH_FUZZ_CHECK(k_target, std::string_view(mine.data(), mine.size()) ==
+                                  std::string_view(theirs.data(), theirs.size()));
+  }
 
 
   wire::buffer out;
