@@ -269,6 +269,39 @@ TEST_CASE("client: a call whose owner is killed is sent again to the new owner i
           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
 }
 
+TEST_CASE("client: a call to a host that leaves gracefully is answered there, not sent again") {
+  // A leaving host finishes what it accepted; sending its calls to the next owner as well
+  // would run them twice (the fault harness's S8 caught this as a double execution).
+  temp_dir plugins;
+  install_plugin(fixtures / "libfixture_probe.so", plugins.path());
+  cluster_node a("a", {}, "probe", {}, nullptr, plugins.path());
+  cluster_node b("b", {a.gossip()}, "probe", {}, nullptr, plugins.path());
+  REQUIRE(wait_converged({&a, &b}, {"a", "b"}));
+  const auto on_b = ids_owned_by(a, "probe", "b", 1, "slow");
+
+  mc::options o;
+  o.refresh_interval = 50ms;
+  mc::client c({a.endpoint(), b.endpoint()}, o);
+  REQUIRE(c.refresh().has_value());
+  const auto nap = pack({{"op", "sleep"}, {"ms", 1500}});
+  std::optional<tl::expected<mc::call_result, mc::error>> result;
+  c.call_async({"probe", "Probe", on_b[0], mc::view_of(nap), std::nullopt, 8000ms},
+               [&](tl::expected<mc::call_result, mc::error> r) { result = std::move(r); });
+  const auto sent = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - sent < 300ms) c.poll(10ms);  // it reaches b
+  REQUIRE_FALSE(result.has_value());
+  b.process().signal(SIGTERM);
+  REQUIRE(c.drain(10s));
+  REQUIRE(result.has_value());
+  REQUIRE_MESSAGE(result->has_value(), result->error().code << ": " << result->error().message);
+  CHECK((*result)->actor.host == "b");
+  CHECK(c.stats().refreshes >= 3);  // it did see the view change while the call ran
+  // Never sent to a: nothing was activated there.
+  const auto stats = a.c().control(mesh::wire::op::stats);
+  REQUIRE(stats.ok);
+  CHECK(stats.body["stats"]["actors"]["activations"] == 0);
+}
+
 TEST_CASE("client: a host that joins is learnt and its keys go to it") {
   cluster_node a("a", {}, "counter");
   mc::options o;

@@ -39,7 +39,8 @@ class cluster_node {
   /// queries as a CURVE client with `keys` when given (a keyed cluster).
   cluster_node(std::string name, const std::vector<std::string>& seeds,
                const std::string& capabilities = {}, std::vector<std::string> extra = {},
-               const curve_client_keys* keys = nullptr)
+               const curve_client_keys* keys = nullptr,
+               const std::filesystem::path& plugins = MESH_EXAMPLE_PLUGIN_DIR)
       : name_(std::move(name)) {
     std::vector<std::string> args = {"--name",    name_,  "--gossip",       "tcp://127.0.0.1:*",
                                      "--profile", "test", "--idle-timeout", "10m"};
@@ -50,7 +51,7 @@ class cluster_node {
     }
     if (!capabilities.empty()) args.insert(args.end(), {"--capabilities", capabilities});
     args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<meshd_process>(MESH_EXAMPLE_PLUGIN_DIR, args);
+    process_ = std::make_unique<meshd_process>(plugins, args);
     client_ = std::make_unique<client>(process_->endpoint(), keys);
     // The first view reaches the server just after the ready file: until then, no gossip.
     wait_until([this] {

@@ -570,11 +570,16 @@ struct client::impl {
     } else {
       strategy.reset();  // a placement plugin, or an old host: let the hosts route
     }
-    // A request sent directly to a host that is no longer routable will not be answered by it
-    // (it crashed or was declared dead; its activations are gone): send it to the new owner.
+    // A request sent directly to a host that is gone from the view or declared dead will not
+    // be answered by it (its activations are gone): send it to the new owner. A host that is
+    // leaving still finishes and answers what it accepted, so its requests stay where they are:
+    // re-sending them would run them twice.
     requests.for_each([&](uint64_t rid, pending& p) {
       if (p.target == nullptr || p.expected_host.empty()) return;
-      if (endpoint_of.count(p.expected_host) == 0) schedule_retry(rid, p);
+      if (endpoint_of.count(p.expected_host) != 0) return;
+      const auto m = std::find_if(view.members.begin(), view.members.end(),
+                                  [&](const member_info& x) { return x.name == p.expected_host; });
+      if (m == view.members.end() || m->status == "dead") schedule_retry(rid, p);
     });
   }
 
