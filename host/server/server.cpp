@@ -271,12 +271,11 @@ void server::run() {
       if (e.num() != EINTR) throw;  // a signal (SIGTERM) interrupted the wait: carry on
       for (auto& item : poll_items_) item.revents = 0;
     }
-    turn_start_ = clock::now();
-    if (hooks_.pause_limit.count() > 0) {
-      if (last_woke_ != clock::time_point{} && turn_start_ - last_woke_ > wait + hooks_.pause_limit)
-        recover_from_pause(turn_start_ - last_woke_);
-      last_woke_ = turn_start_;
-    }
+    const auto woke = clock::now();
+    if (hooks_.pause_limit.count() > 0 && turn_start_ != clock::time_point{} &&
+        woke - turn_start_ > wait + hooks_.pause_limit)
+      recover_from_pause(woke - turn_start_);
+    turn_start_ = woke;
     if (poll_items_[3].revents & ZMQ_POLLIN) apply_membership();
     receive_batch();
     runtime_->run_inline();

@@ -177,10 +177,11 @@ class server final : public completion_sink {
   std::unordered_map<uint64_t, forward> forwards_;
   std::deque<std::pair<clock::time_point, uint64_t>> retries_;
   bool rebalance_pending_ = false;
-  clock::time_point last_woke_{};       ///< when the server loop last returned from its poll
-  /// When this turn of the server loop returned from its poll: requests received in the turn
-  /// count their deadline (and their latency) from it, which saves a clock read per request.
-  clock::time_point turn_start_ = clock::now();
+  /// When this turn of the server loop returned from its poll (epoch before the first turn).
+  /// Requests received in the turn count their deadline (and their latency) from it, which
+  /// saves a clock read per request; the next turn compares its own wake-up with it to notice
+  /// a pause (cluster_hooks::pause_limit).
+  clock::time_point turn_start_{};
   clock::time_point paused_until_{};    ///< actor requests are refused until then
   std::vector<zmq::pollitem_t> poll_items_;
   std::vector<peer_link*> poll_peers_;

@@ -85,6 +85,12 @@ struct walk_limits {
   bool allow_ext;
 };
 
+/// What a value in the envelope's root map is held to: the map itself is one level deep.
+walk_limits inside_envelope(const decode_limits& limits) {
+  return {limits.max_depth > 0 ? limits.max_depth - 1 : 0, limits.max_array, limits.max_map,
+          limits.max_string, false};
+}
+
 /// The deepest nesting walk_object follows, whatever the limits ask.
 constexpr size_t max_walk_depth = 64;
 
@@ -147,8 +153,7 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
   if (!r.next(root)) return bad("envelope is not valid MessagePack");
   if (root.type != kind::map) return bad("envelope must be a map");
   if (root.size > limits.max_map) return bad("envelope exceeds a decode limit: map size");
-  const walk_limits nested{limits.max_depth > 0 ? limits.max_depth - 1 : 0, limits.max_array,
-                           limits.max_map, limits.max_string, false};
+  const walk_limits nested = inside_envelope(limits);
   request req;
   bool have_version = false, have_op = false;
   for (uint32_t i = 0; i < root.size; ++i) {
@@ -448,8 +453,7 @@ std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t 
   msgpack_reader r(data, size);
   msgpack_reader::item root, k, v;
   if (!r.next(root) || root.type != kind::map || root.size > limits.max_map) return std::nullopt;
-  const walk_limits nested{limits.max_depth - 1, limits.max_array, limits.max_map,
-                           limits.max_string, false};
+  const walk_limits nested = inside_envelope(limits);
   forward_header h;
   bool have_fwd = false;
   for (uint32_t i = 0; i < root.size; ++i) {
