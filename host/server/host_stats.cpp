@@ -140,11 +140,12 @@ void pack_stats(msgpack::packer<wire::buffer>& pk, const stats_snapshot& s) {
   }
 
   wire::pack_string(pk, "forward");
-  pk.pack_map(4);
+  pk.pack_map(5);
   kv(pk, "sent", c.forwarded);
   kv(pk, "retries", c.forward_retries);
   kv(pk, "unreachable", c.forward_unreachable);
   kv(pk, "wrong_owner", c.wrong_owner);
+  kv(pk, "wrong_incarnation", c.wrong_incarnation);
 
   wire::pack_string(pk, "actors");
   pk.pack_map(5);
@@ -250,6 +251,10 @@ std::string render_prometheus(const stats_snapshot& s) {
          c.forward_unreachable);
   single(out, "mesh_wrong_owner_total", "counter",
          "wrong_owner answers this host gave to forwarding hosts.", c.wrong_owner);
+  single(out, "mesh_wrong_incarnation_total", "counter",
+         "Requests refused unrun because they were addressed to another run of this host "
+         "(a restart on the same endpoint).",
+         c.wrong_incarnation);
 
   single(out, "mesh_activations_total", "counter", "Actors created (constructor succeeded).",
          s.activations);

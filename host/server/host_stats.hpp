@@ -81,6 +81,7 @@ struct host_counters {
   uint64_t forward_retries = 0;      ///< wrong_owner answers received: routed again
   uint64_t forward_unreachable = 0;  ///< sends that found the owner not connected
   uint64_t wrong_owner = 0;          ///< wrong_owner answers given to other hosts
+  uint64_t wrong_incarnation = 0;    ///< requests refused: meant for another run of this host
   uint64_t decode_errors = 0;
   uint64_t dropped_replies = 0;
   uint64_t plugins_loaded = 0;

@@ -31,6 +31,8 @@ struct server::inbound : task {
   bool once = false;
   uint64_t actor_key = 0;
   uint64_t fseq = 0;
+  /// The incarnation of this host the forwarding host meant (its header's "inc"; 0: any).
+  uint64_t addressed = 0;
   /// A call's slot in calls_ while it is unanswered.
   uint32_t slot = slot_table<inbound>::none;
 
@@ -369,6 +371,7 @@ void server::receive_batch() {
       } else if (auto h = wire::decode_forward_header(parts[0].data<uint8_t>(), parts[0].size())) {
         in->forwarded = true;
         in->fseq = h->fseq;
+        in->addressed = h->to_incarnation;
         shape_ok = true;
       }
     }
@@ -409,6 +412,18 @@ void server::handle(std::unique_ptr<inbound> in) {
   }
   in->kind = req->kind;
   in->timeout_ms = req->timeout_ms;
+  // Meant for an earlier (or later) run of this host, on the same endpoint: that run's view
+  // and activations are not ours, and its caller may re-send the request elsewhere once it
+  // learns that run is dead. Not run; the caller learns the view and sends it again.
+  const uint64_t addressed = in->forwarded ? in->addressed : req->to_incarnation;
+  if (addressed != 0 && incarnation_ != 0 && addressed != incarnation_) {
+    ++stats_.wrong_incarnation;
+    send_error(*in, wire::error_code::wrong_owner,
+               "addressed to incarnation " + std::to_string(addressed) + " of " + config_.name +
+                   "; this is incarnation " + std::to_string(incarnation_),
+               config_.name);
+    return;
+  }
   // A repeat can reach the same activation only through a forward (the first attempt went
   // through a host that failed) or as a re-send itself: only those are remembered, so the
   // direct first attempt of a smart client costs nothing here.
@@ -535,8 +550,13 @@ void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_rec
   const uint64_t fseq = next_seq_++;
   peer_link& link = peer(owner);
   buffer_.clear();
-  wire::encode_forward_header(buffer_, wire::forward_header{fseq, config_.name, routes_->epoch(),
-                                                            attempts, false, {}});
+  wire::forward_header h;
+  h.fseq = fseq;
+  h.from = config_.name;
+  h.epoch = routes_->epoch();
+  h.hops = attempts;
+  h.to_incarnation = owner.incarnation;
+  wire::encode_forward_header(buffer_, h);
   zmq::message_t header(buffer_.data(), buffer_.size());
   zmq::message_t body;
   body.copy(in->frame);  // shares the bytes for large frames; never re-encoded
@@ -550,7 +570,7 @@ void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_rec
   }
   const uint32_t timeout_ms = in->timeout_ms;
   const auto deadline = in->deadline;
-  forwards_.emplace(fseq, forward{std::move(in), owner.name, attempts,
+  forwards_.emplace(fseq, forward{std::move(in), owner.name, owner.incarnation, attempts,
                                    sent ? 0 : unreachable + 1, false, {}});
   ++inflight_;
   track_deadline(timeout_ms, deadline, fseq);
@@ -672,9 +692,14 @@ void server::apply_membership() {
   for (const auto& m : snapshot_->view.members) names += (names.empty() ? "" : ",") + m.name;
   spdlog::info("view changed: {:016x} hosts={} members={}", routes_->epoch(),
                snapshot_->view.members.size(), log_value(names));
-  // Requests on their way to a host that left the view: route them again now.
-  for (auto& [fseq, f] : forwards_)
-    if (routes_->view().find(f.target) == nullptr) retries_.emplace_back(clock::now(), fseq);
+  if (const auto* me = routes_->view().find(config_.name)) incarnation_ = me->incarnation;
+  // Requests on their way to a host that left the view, or to a run of it that a restart
+  // replaced (which died with what it was sent; the new run refuses them): route them again.
+  for (auto& [fseq, f] : forwards_) {
+    const auto* target = routes_->view().find(f.target);
+    if (target == nullptr || target->incarnation != f.target_incarnation)
+      retries_.emplace_back(clock::now(), fseq);
+  }
   // Drop hosts that are gone from the peer links.
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (routes_->view().find(it->first) == nullptr) {

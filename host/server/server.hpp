@@ -106,6 +106,7 @@ class server final : public completion_sink {
   struct forward {
     std::unique_ptr<inbound> in;
     std::string target;
+    uint64_t target_incarnation = 0;  ///< the run of `target` it was sent to
     uint32_t attempts = 0;     ///< how often a host answered wrong_owner
     uint32_t unreachable = 0;  ///< consecutive sends that found the target not connected
     bool refused = false;      ///< the target answered wrong_owner
@@ -172,6 +173,7 @@ class server final : public completion_sink {
   std::unique_ptr<placement_strategy> strategy_;
   cluster_hooks hooks_;
   std::shared_ptr<const discovery::membership_snapshot> snapshot_;
+  uint64_t incarnation_ = 0;  ///< this run's, from the view (0: not clustered yet)
   std::unique_ptr<routing_table> routes_;
   std::map<std::string, peer_link> peers_;
   std::unordered_map<uint64_t, forward> forwards_;

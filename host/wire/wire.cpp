@@ -3,6 +3,7 @@
 #include "wire/msgpack_reader.hpp"
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 namespace mesh::wire {
@@ -54,7 +55,8 @@ bytes_view as_bytes(const msgpack_reader::item& it) { return {it.bytes, it.size}
 
 /// The envelope keys decode_request reads.
 enum class field : uint8_t {
-  unknown, v, op, rid, cap, mod, id, payload, init, once, retry, timeout_ms, limit, after, caps
+  unknown, v, op, rid, cap, mod, id, payload, init, once, retry, inc, timeout_ms, limit, after,
+  caps
 };
 
 field field_of(std::string_view key) {
@@ -63,7 +65,7 @@ field field_of(std::string_view key) {
     case 2: return key == "op" ? field::op : key == "id" ? field::id : field::unknown;
     case 3:
       return key == "rid" ? field::rid : key == "cap" ? field::cap
-           : key == "mod" ? field::mod : field::unknown;
+           : key == "mod" ? field::mod : key == "inc" ? field::inc : field::unknown;
     case 4:
       return key == "init" ? field::init : key == "once" ? field::once
            : key == "caps" ? field::caps : field::unknown;
@@ -221,6 +223,9 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
     } else if (f == field::retry) {
       if (v.type != kind::boolean) return bad("\"retry\" must be a boolean");
       req.retry = v.boolean;
+    } else if (f == field::inc) {
+      if (v.type != kind::uint) return bad("\"inc\" must be an unsigned integer");
+      req.to_incarnation = v.uint;
     } else if (f == field::timeout_ms) {
       if (v.type != kind::uint || v.uint == 0 || v.uint > max_timeout_ms)
         return bad("\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
@@ -300,7 +305,7 @@ void encode_request(buffer& out, const request& req) {
   uint32_t n = 3;  // v, op, rid
   const bool actor_op = req.kind == op::call || req.kind == op::cast;
   if (actor_op)
-    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 2 : 0);
+    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 3 : 0);
   if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities ||
       req.kind == op::nodes_for)
     n += 1;
@@ -368,13 +373,31 @@ void encode_request(buffer& out, const request& req) {
     for (auto c : req.capabilities) pack_string(pk, c);
   }
   if (actor_op && req.once) {
-    // Last, so that a client can mark a re-send by flipping the frame's final byte.
+    // Last, so that a client can mark a re-send by flipping the frame's final byte, and
+    // re-address it (address_request) at a fixed distance from the end.
+    pack_string(pk, "inc");
+    pk.pack_fix_uint64(req.to_incarnation);
     pack_string(pk, "retry");
     if (req.retry)
       pk.pack_true();
     else
       pk.pack_false();
   }
+}
+
+bool address_request(char* frame, size_t size, uint64_t incarnation) noexcept {
+  // The frame ends: fixstr "inc", 0xcf and 8 bytes big-endian, fixstr "retry", a boolean.
+  static constexpr char tail_inc[] = "\xa3inc\xcf";
+  static constexpr char tail_retry[] = "\xa5retry";
+  constexpr size_t tail = 5 + 8 + 6 + 1;
+  if (size < tail) return false;
+  char* at = frame + size - tail;
+  if (std::memcmp(at, tail_inc, 5) != 0 || std::memcmp(at + 13, tail_retry, 6) != 0) return false;
+  const uint8_t last = static_cast<uint8_t>(frame[size - 1]);
+  if (last != 0xc2 && last != 0xc3) return false;
+  for (int i = 0; i < 8; ++i)
+    at[5 + i] = static_cast<char>(static_cast<uint8_t>(incarnation >> (8 * (7 - i))));
+  return true;
 }
 
 void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply) {
@@ -424,7 +447,8 @@ void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view m
 void encode_forward_header(buffer& out, const forward_header& h) {
   msgpack::packer<buffer> pk(out);
   const bool request = !h.from.empty();
-  pk.pack_map(2 + (request ? 3 : 0) + (h.retry ? 2 : 0));
+  const bool addressed = request && h.to_incarnation != 0;
+  pk.pack_map(2 + (request ? 3 : 0) + (addressed ? 1 : 0) + (h.retry ? 2 : 0));
   pack_string(pk, "v");
   pk.pack_uint32(protocol_version);
   pack_string(pk, "fwd");
@@ -436,6 +460,10 @@ void encode_forward_header(buffer& out, const forward_header& h) {
     pk.pack_uint64(h.epoch);
     pack_string(pk, "hops");
     pk.pack_uint32(h.hops);
+    if (addressed) {
+      pack_string(pk, "inc");
+      pk.pack_uint64(h.to_incarnation);
+    }
   }
   if (h.retry) {
     pack_string(pk, "retry");
@@ -472,6 +500,8 @@ std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t 
       h.epoch = v.uint;
     } else if (key == "hops" && v.type == kind::uint) {
       h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.uint, UINT32_MAX));
+    } else if (key == "inc" && v.type == kind::uint) {
+      h.to_incarnation = v.uint;
     } else if (key == "retry" && v.type == kind::boolean) {
       h.retry = v.boolean;
     } else if (key == "owner" && v.type == kind::str) {

@@ -107,10 +107,20 @@ struct request {
   /// With once: this is a re-send. The encoder packs it as the map's last entry, so the frame's
   /// final byte is its value (0xc2 false, 0xc3 true).
   bool retry = false;
+  /// With once: the incarnation of the host the sender addressed this request to (0: any
+  /// host). Another incarnation of that host (a restart on the same endpoint) refuses it
+  /// unrun, so that a sender may safely re-send what it addressed to an incarnation that died.
+  /// Packed fixed-width just before "retry", so that address_request() can change it in place.
+  uint64_t to_incarnation = 0;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
   uint32_t limit = default_actors_limit;       ///< actors only: page size
   bytes_view after;  ///< actors only: the cursor of the previous page (empty = first page)
 };
+
+/// Sets the incarnation a frame that encode_request() packed with `once` is addressed to (see
+/// request::to_incarnation), in place. Returns false, changing nothing, if `frame` does not end
+/// the way such a frame does.
+bool address_request(char* frame, size_t size, uint64_t incarnation) noexcept;
 
 /// Bounds applied while decoding network input.
 struct decode_limits {
@@ -171,6 +181,7 @@ struct forward_header {
   std::string from;        ///< name of the forwarding host
   uint64_t epoch = 0;      ///< the forwarding host's membership epoch
   uint32_t hops = 0;       ///< how often this request was routed before
+  uint64_t to_incarnation = 0;  ///< (request) the callee incarnation it is meant for; 0: any
   bool retry = false;      ///< (reply) wrong owner: route again
   std::string owner;       ///< (reply, retry) the owner the callee believes in
 };

@@ -450,6 +450,41 @@ TEST_SUITE("cluster") {
   }
 }
 
+TEST_CASE("a request addressed to another run of a host is refused unrun, and its own run serves it") {
+  // A restart on the same endpoint must not run what a client addressed to the run before it:
+  // the client re-sends that elsewhere once the old run is declared dead (S14).
+  cluster_node a("solo", {});
+  uint64_t incarnation = 0;
+  const json view = a.members();
+  for (const auto& m : view["members"])
+    if (m["self"] == true) incarnation = m["incarnation"].get<uint64_t>();
+  REQUIRE(incarnation != 0);
+  auto incr = [&](uint64_t to) {
+    auto req = client::make(op::call, "counter", "Counter", "k1");
+    req.rid = a.c().next_rid();
+    req.once = true;
+    req.to_incarnation = to;
+    a.c().send(req, json{{"op", "incr"}});
+    return a.c().expect(req.rid, 10s);
+  };
+  for (const uint64_t other : {incarnation - 1, incarnation + 1}) {
+    const reply r = incr(other);
+    INFO(r.code << ": " << r.message);
+    CHECK_FALSE(r.ok);
+    CHECK(r.code == "wrong_owner");
+    CHECK(r.message.find(std::to_string(incarnation)) != std::string::npos);
+  }
+  reply r = incr(incarnation);
+  REQUIRE(r.ok);
+  CHECK(r.body["count"] == 1);  // neither refused request ran
+  r = incr(0);                  // addressed to no run in particular
+  REQUIRE(r.ok);
+  CHECK(r.body["count"] == 2);
+  const reply stats = a.c().control(op::stats);
+  REQUIRE(stats.ok);
+  CHECK(stats.body["stats"]["forward"]["wrong_incarnation"] == 2);
+}
+
 TEST_CASE("a peer that speaks garbage on the gossip sockets is ignored and the cluster serves on") {
   // A fake peer: a PUB socket that node2 follows as a seed, and an XSUB that pushes upstream
   // into node1's gossip socket, both sending bytes that are not gossip.

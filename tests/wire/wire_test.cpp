@@ -148,15 +148,20 @@ TEST_CASE("every error code has a wire name that parses back") {
   CHECK_FALSE(error_code_from_string("no_such_code").has_value());
 }
 
-TEST_CASE("once requests end with the retry flag, so a re-send flips one byte") {
+/// A `once` request to the Counter actor `id` (a literal: the request points at it).
+request once_request(op kind, uint64_t rid, std::string_view id) {
   request req;
-  req.kind = op::call;
-  req.rid = 77;
+  req.kind = kind;
+  req.rid = rid;
   req.capability = "counter";
   req.module = "Counter";
-  const std::string id = "c1";
   req.id = {reinterpret_cast<const uint8_t*>(id.data()), id.size()};
   req.once = true;
+  return req;
+}
+
+TEST_CASE("once requests end with the retry flag, so a re-send flips one byte") {
+  request req = once_request(op::call, 77, "c1");
   buffer out;
   encode_request(out, req);
   std::string frame(out.data(), out.size());
@@ -175,6 +180,69 @@ TEST_CASE("once requests end with the retry flag, so a re-send flips one byte") 
   const std::string bad =
       "\x86\xa1v\x01\xa2op\xa4" "call\xa3\x63\x61p\xa1\x63\xa3mod\xa1m\xa2id\xa1i\xa4once\x01";
   CHECK_FALSE(decode(bad).has_value());
+}
+
+TEST_CASE("a once request can be re-addressed to another incarnation in place") {
+  request req = once_request(op::cast, 78, "c2");
+  req.to_incarnation = 1795748276720;
+  buffer out;
+  encode_request(out, req);
+  std::string frame(out.data(), out.size());
+  auto read = [&] {
+    auto r = decode_request(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+    REQUIRE(r.has_value());
+    return *r;
+  };
+  CHECK(read().to_incarnation == 1795748276720);
+  for (uint64_t inc : {uint64_t{0}, uint64_t{1}, uint64_t{0x0102030405060708}, UINT64_MAX}) {
+    CAPTURE(inc);
+    REQUIRE(address_request(frame.data(), frame.size(), inc));
+    const request r = read();
+    CHECK(r.to_incarnation == inc);
+    CHECK(r.rid == 78);
+    CHECK(r.once);
+    CHECK_FALSE(r.retry);
+  }
+  frame.back() = '\xc3';  // a re-send, then re-addressed: both survive
+  REQUIRE(address_request(frame.data(), frame.size(), 42));
+  CHECK(read().retry);
+  CHECK(read().to_incarnation == 42);
+  // Without once there is no such tail, and nothing is changed.
+  req.once = false;
+  out.clear();
+  encode_request(out, req);
+  std::string plain(out.data(), out.size());
+  const std::string before = plain;
+  CHECK_FALSE(address_request(plain.data(), plain.size(), 7));
+  CHECK(plain == before);
+  CHECK_FALSE(address_request(plain.data(), 3, 7));
+  // "inc" must be an unsigned integer: {"v":1,"op":"cast","cap":"c","mod":"m","id":"i","inc":-1}
+  const std::string bad =
+      "\x86\xa1v\x01\xa2op\xa4" "cast\xa3\x63\x61p\xa1\x63\xa3mod\xa1m\xa2id\xa1i\xa3inc\xff";
+  CHECK_FALSE(decode(bad).has_value());
+}
+
+TEST_CASE("a forward header carries the incarnation it is meant for") {
+  forward_header h;
+  h.fseq = 9;
+  h.from = "a";
+  h.epoch = 3;
+  h.hops = 1;
+  h.to_incarnation = 1795748266515;
+  buffer out;
+  encode_forward_header(out, h);
+  auto back = decode_forward_header(reinterpret_cast<const uint8_t*>(out.data()), out.size());
+  REQUIRE(back.has_value());
+  CHECK(back->to_incarnation == 1795748266515);
+  CHECK(back->fseq == 9);
+  CHECK(back->hops == 1);
+  h.to_incarnation = 0;  // any run: not packed
+  out.clear();
+  encode_forward_header(out, h);
+  back = decode_forward_header(reinterpret_cast<const uint8_t*>(out.data()), out.size());
+  REQUIRE(back.has_value());
+  CHECK(back->to_incarnation == 0);
+  CHECK(std::string_view(out.data(), out.size()).find("inc") == std::string_view::npos);
 }
 
 namespace {

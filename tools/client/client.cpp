@@ -228,6 +228,7 @@ struct client::impl {
     uint64_t key_hash = 0;      ///< actor requests: id_hash(id)
     std::string fixed_endpoint; ///< requests to one named host
     std::string expected_host;  ///< the owner it was sent to, if sent directly
+    uint64_t expected_incarnation = 0;  ///< the run of it the frame is addressed to (0: any)
     peer* target = nullptr;     ///< where the last attempt went (nullptr: waiting to resend)
     clock::time_point deadline;
     uint32_t attempts = 0;  ///< including those that found no connection
@@ -242,6 +243,7 @@ struct client::impl {
       key_hash = 0;
       fixed_endpoint.clear();
       expected_host.clear();
+      expected_incarnation = 0;
       target = nullptr;
       deadline = {};
       attempts = 0;
@@ -261,6 +263,7 @@ struct client::impl {
   struct route_table {
     host::shard_table table;
     std::vector<peer*> peers;
+    std::vector<uint64_t> incarnations;  ///< of table.hosts, as the view lists them
   };
 
   using timer = std::pair<clock::time_point, uint64_t>;  // (when, rid), in a min-heap
@@ -364,8 +367,13 @@ struct client::impl {
         if (m.routable() && std::find(m.capabilities.begin(), m.capabilities.end(),
                                       capability) != m.capabilities.end())
           hosts.push_back(m.name);
-      route_table r{host::build_shard_table(*strategy, shards(), std::move(hosts)), {}};
+      route_table r{host::build_shard_table(*strategy, shards(), std::move(hosts)), {}, {}};
       r.peers.assign(r.table.hosts.size(), nullptr);
+      for (const auto& h : r.table.hosts) {
+        const auto m = std::find_if(view.members.begin(), view.members.end(),
+                                    [&](const member_info& x) { return x.name == h; });
+        r.incarnations.push_back(m == view.members.end() ? 0 : m->incarnation);
+      }
       it = tables.emplace(std::string(capability), std::move(r)).first;
     }
     return it->second.table.hosts.empty() ? nullptr : &it->second;
@@ -384,8 +392,9 @@ struct client::impl {
   }
 
   /// The peer of the owner of (capability, key) in the current view, or nullptr; sets `host`
-  /// to the owner's name.
-  peer* owner_peer(std::string_view capability, uint64_t key_hash, std::string& host) {
+  /// to the owner's name and `incarnation` to its run's.
+  peer* owner_peer(std::string_view capability, uint64_t key_hash, std::string& host,
+                   uint64_t& incarnation) {
     auto* routes = routes_of(capability);
     if (routes == nullptr) return nullptr;
     const size_t i = owner_index(*routes, key_hash);
@@ -395,6 +404,7 @@ struct client::impl {
       routes->peers[i] = peer_for(e->second);
     }
     host = routes->table.hosts[i];
+    incarnation = routes->incarnations[i];
     return routes->peers[i];
   }
 
@@ -441,15 +451,21 @@ struct client::impl {
   /// Sends (or re-sends) request `rid` to where it belongs now.
   void dispatch(uint64_t rid, pending& p) {
     peer* target = nullptr;
+    uint64_t incarnation = 0;
     p.expected_host.clear();
     if (!p.fixed_endpoint.empty()) {
       target = peer_for(p.fixed_endpoint);
     } else if (is_actor_op(p.kind)) {
-      if (opts.direct) target = owner_peer(p.capability, p.key_hash, p.expected_host);
+      if (opts.direct) target = owner_peer(p.capability, p.key_hash, p.expected_host, incarnation);
       if (target == nullptr) target = any_peer();
     } else {
       target = any_peer();
     }
+    // Address it to that run of the owner: a restart on the same endpoint refuses it unrun, so
+    // that re-sending it once that run is declared dead cannot run it twice (apply_view).
+    if (p.marks_retry && incarnation != p.expected_incarnation &&
+        wire::address_request(p.frame.data(), p.frame.size(), incarnation))
+      p.expected_incarnation = incarnation;
     if (p.attempts++ > 0) {
       // Mark the re-send ("retry": true is the frame's last byte, see wire::request::retry),
       // even after attempts that found no connection: the owner then remembers it (once), in
@@ -570,16 +586,22 @@ struct client::impl {
     } else {
       strategy.reset();  // a placement plugin, or an old host: let the hosts route
     }
-    // A request sent directly to a host that is gone from the view or declared dead will not
-    // be answered by it (its activations are gone): send it to the new owner. A host that is
-    // leaving still finishes and answers what it accepted, so its requests stay where they are:
-    // re-sending them would run them twice.
+    // A request sent directly to a run of a host that is now declared dead, or that a newer
+    // run (a restart) replaced, will not be answered (its activations are gone), and no other
+    // run serves it (it is addressed to that one): send it to the new owner. The rest stay:
+    // - a host that is leaving still finishes and answers what it accepted;
+    // - a host missing from the view is one the host asked has not heard of (it may have just
+    //   started itself), not one known to be gone: dead hosts stay listed as dead for a while.
+    // Re-sending those could run them twice.
     requests.for_each([&](uint64_t rid, pending& p) {
       if (p.target == nullptr || p.expected_host.empty()) return;
-      if (endpoint_of.count(p.expected_host) != 0) return;
       const auto m = std::find_if(view.members.begin(), view.members.end(),
                                   [&](const member_info& x) { return x.name == p.expected_host; });
-      if (m == view.members.end() || m->status == "dead") schedule_retry(rid, p);
+      if (m == view.members.end()) return;
+      const uint64_t sent_to = p.expected_incarnation;
+      const bool replaced = sent_to != 0 && m->incarnation > sent_to;
+      const bool dead = m->status == "dead" && (sent_to == 0 || m->incarnation >= sent_to);
+      if (replaced || dead) schedule_retry(rid, p);
     });
   }
 
