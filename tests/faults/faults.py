@@ -480,7 +480,10 @@ def s11(c, full):
                  "0" if gate else "-")
         v.figure(f"{pct}% loss: requests OK (%)", overall, (overall >= 99.9) if gate else None,
                  ">= 99.9 %" if gate else "-", "{:.3f}")
-    common(v, r)
+    # A live host declared dead (allowed at 30 % only) is a partition as far as at most once
+    # goes: the client re-sends what it sent there, which may have run (docs/RELIABILITY.md).
+    false_deaths = r.dead_events(windows[10][0], windows[30][1] + 1000)
+    common(v, r, doubles_allowed="reported (a live host declared dead)" if false_deaths else None)
     return v
 
 
@@ -517,7 +520,8 @@ def s13(c, full):
 
 
 def s14(c, full):
-    """A host (d) that flaps every 2 s: keys elsewhere unaffected; rebalancing backs off."""
+    """A host (d) that flaps every 2 s: keys elsewhere unaffected; no rebalancing beyond one
+    hand-off per return of d (Mesh has no flap damping: docs/RELIABILITY.md)."""
     for h in "abcd":
         c.start(h)
     c.wait_view("abcd")
@@ -540,10 +544,14 @@ def s14(c, full):
     fails = r.errors(t0, t1, elsewhere)
     v.figure("failed calls on keys owned elsewhere", len(fails), not fails and bool(elsewhere), "0")
     joins = len(r.event_times("start", "d")) - 1
+    # A stable host hands off (and logs "rebalance:") only when d's return takes keys it
+    # activated while d was dead, which is chance: how many of them were called meanwhile.
     moves = [len(r.rebalances(h, t0, t1 + 2000)) for h in "abc"]
+    handed = sum(sum(r.rebalances(h, t0, t1 + 2000)) for h in "abc")
     v.figure("d's restarts while flapping", joins, None, "-")
-    v.figure("rebalances per stable host (max)", max(moves), max(moves) < joins,
-             f"< {joins} (backs off)")
+    v.figure("hand-offs per stable host (max)", max(moves), max(moves) <= joins,
+             f"<= {joins} (one per return)")
+    v.figure("actors handed off by stable hosts", handed, None, "-")
     common(v, r)
     return v
 
