@@ -3,6 +3,7 @@
 #include "wire/msgpack_reader.hpp"
 
 #include <array>
+#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -395,8 +396,9 @@ bool address_request(char* frame, size_t size, uint64_t incarnation) noexcept {
   if (std::memcmp(at, tail_inc, 5) != 0 || std::memcmp(at + 13, tail_retry, 6) != 0) return false;
   const uint8_t last = static_cast<uint8_t>(frame[size - 1]);
   if (last != 0xc2 && last != 0xc3) return false;
-  for (int i = 0; i < 8; ++i)
-    at[5 + i] = static_cast<char>(static_cast<uint8_t>(incarnation >> (8 * (7 - i))));
+  const uint64_t big_endian =
+      std::endian::native == std::endian::little ? __builtin_bswap64(incarnation) : incarnation;
+  std::memcpy(at + 5, &big_endian, 8);
   return true;
 }
 
