@@ -356,6 +356,13 @@ struct client::impl {
     return t.target;
   }
 
+  /// The view's record of host `name`, whatever its status, or nullptr.
+  const member_info* member(std::string_view name) const {
+    for (const auto& m : view.members)
+      if (m.name == name) return &m;
+    return nullptr;
+  }
+
   /// The placement of `capability` in the current view, or nullptr when the client cannot
   /// compute it.
   route_table* routes_of(std::string_view capability) const {
@@ -370,9 +377,8 @@ struct client::impl {
       route_table r{host::build_shard_table(*strategy, shards(), std::move(hosts)), {}, {}};
       r.peers.assign(r.table.hosts.size(), nullptr);
       for (const auto& h : r.table.hosts) {
-        const auto m = std::find_if(view.members.begin(), view.members.end(),
-                                    [&](const member_info& x) { return x.name == h; });
-        r.incarnations.push_back(m == view.members.end() ? 0 : m->incarnation);
+        const member_info* m = member(h);
+        r.incarnations.push_back(m == nullptr ? 0 : m->incarnation);
       }
       it = tables.emplace(std::string(capability), std::move(r)).first;
     }
@@ -595,9 +601,8 @@ struct client::impl {
     // Re-sending those could run them twice.
     requests.for_each([&](uint64_t rid, pending& p) {
       if (p.target == nullptr || p.expected_host.empty()) return;
-      const auto m = std::find_if(view.members.begin(), view.members.end(),
-                                  [&](const member_info& x) { return x.name == p.expected_host; });
-      if (m == view.members.end()) return;
+      const member_info* m = member(p.expected_host);
+      if (m == nullptr) return;
       const uint64_t sent_to = p.expected_incarnation;
       const bool replaced = sent_to != 0 && m->incarnation > sent_to;
       const bool dead = m->status == "dead" && (sent_to == 0 || m->incarnation >= sent_to);
