@@ -781,7 +781,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
   switch (req.kind) {
     case wire::op::stats: {
       const stats_snapshot snap = take_snapshot();
-      wire::begin_ok(pk, in.rid, 3);
+      wire::begin_ok(buffer_, in.rid, 3);
       wire::pack_string(pk, "host");
       wire::pack_string(pk, config_.name);
       wire::pack_string(pk, "uptime_ms");
@@ -796,7 +796,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
     case wire::op::capabilities: {
       const auto caps = modules_.served();
       const auto mods = modules_.modules();
-      wire::begin_ok(pk, in.rid, 4);
+      wire::begin_ok(buffer_, in.rid, 4);
       wire::pack_string(pk, "host");
       wire::pack_string(pk, config_.name);
       wire::pack_string(pk, "caps");
@@ -823,20 +823,20 @@ void server::handle_control(inbound& in, const wire::request& req) {
       for (const auto& c : caps) list += (list.empty() ? "" : ",") + c;
       spdlog::info("capabilities registered: {} caps={}", log_value(config_.name), log_value(list));
       announce_capabilities();
-      wire::begin_ok(pk, in.rid, 1);
+      wire::begin_ok(buffer_, in.rid, 1);
       wire::pack_string(pk, "caps");
       put_strings(pk, caps);
       break;
     }
     case wire::op::shard:
-      wire::begin_ok(pk, in.rid, 2);
+      wire::begin_ok(buffer_, in.rid, 2);
       wire::pack_string(pk, "shard");
       pk.pack_uint32(wire::shard_for(req.id, config_.shards));
       wire::pack_string(pk, "shards");
       pk.pack_uint32(config_.shards);
       break;
     case wire::op::ping:
-      wire::begin_ok(pk, in.rid, 2);
+      wire::begin_ok(buffer_, in.rid, 2);
       wire::pack_string(pk, "host");
       wire::pack_string(pk, config_.name);
       wire::pack_string(pk, "shards");
@@ -856,7 +856,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
         me.last_heard = now;
         members.push_back(me);
       }
-      wire::begin_ok(pk, in.rid, 4);
+      wire::begin_ok(buffer_, in.rid, 4);
       wire::pack_string(pk, "epoch");
       pk.pack_uint64(routed ? routes_->epoch() : 0);
       wire::pack_string(pk, "strategy");
@@ -903,7 +903,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
         if (std::find(served.begin(), served.end(), cap) != served.end())
           nodes.push_back(config_.name);
       }
-      wire::begin_ok(pk, in.rid, 2);
+      wire::begin_ok(buffer_, in.rid, 2);
       wire::pack_string(pk, "cap");
       wire::pack_string(pk, cap);
       wire::pack_string(pk, "nodes");
@@ -932,7 +932,7 @@ void server::handle_control(inbound& in, const wire::request& req) {
         outcome = outcome_of(wire::error_code::unknown_capability);
         break;
       }
-      wire::begin_ok(pk, in.rid, 4);
+      wire::begin_ok(buffer_, in.rid, 4);
       wire::pack_string(pk, "shard");
       pk.pack_uint32(shard);
       wire::pack_string(pk, "shards");
@@ -999,7 +999,7 @@ size_t server::pack_actors(const inbound& in, const wire::request& req) {
   const int64_t now_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
   msgpack::packer<wire::buffer> pk(buffer_);
-  wire::begin_ok(pk, in.rid, 3);
+  wire::begin_ok(buffer_, in.rid, 3);
   wire::pack_string(pk, "actors");
   pk.pack_array(static_cast<uint32_t>(page));
   for (size_t i = 0; i < page; ++i) {

@@ -291,13 +291,14 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
   return req;
 }
 
-void begin_ok(msgpack::packer<buffer>& pk, uint64_t rid, uint32_t extra_fields) {
+void begin_ok(buffer& out, uint64_t rid, uint32_t extra_fields) {
+  msgpack::packer<buffer> pk(out);
   pk.pack_map(3 + extra_fields);
-  pack_string(pk, "v");
+  pack_key(out, "v");
   pk.pack_uint32(protocol_version);
-  pack_string(pk, "rid");
+  pack_key(out, "rid");
   pk.pack_uint64(rid);
-  pack_string(pk, "ok");
+  pack_key(out, "ok");
   pk.pack_true();
 }
 
@@ -314,71 +315,71 @@ void encode_request(buffer& out, const request& req) {
   if (req.kind == op::actors)
     n += 1 + (req.module.empty() ? 0 : 1) + (req.after.empty() ? 0 : 1);
   pk.pack_map(n);
-  pack_string(pk, "v");
+  pack_key(out, "v");
   pk.pack_uint32(protocol_version);
-  pack_string(pk, "op");
-  pack_string(pk, to_string(req.kind));
-  pack_string(pk, "rid");
+  pack_key(out, "op");
+  pack_str(out, to_string(req.kind));
+  pack_key(out, "rid");
   pk.pack_uint64(req.rid);
   if (actor_op) {
-    pack_string(pk, "cap");
-    pack_string(pk, req.capability);
-    pack_string(pk, "mod");
-    pack_string(pk, req.module);
-    pack_string(pk, "id");
-    pack_string(pk, req.id.as_string());
+    pack_key(out, "cap");
+    pack_str(out, req.capability);
+    pack_key(out, "mod");
+    pack_str(out, req.module);
+    pack_key(out, "id");
+    pack_str(out, req.id.as_string());
     if (!req.payload.empty()) {
-      pack_string(pk, "payload");
-      pack_bin(pk, req.payload);
+      pack_key(out, "payload");
+      pack_bin(out, req.payload);
     }
     if (!req.init_arg.empty()) {
-      pack_string(pk, "init");
-      pack_bin(pk, req.init_arg);
+      pack_key(out, "init");
+      pack_bin(out, req.init_arg);
     }
     if (req.once) {
-      pack_string(pk, "once");
+      pack_key(out, "once");
       pk.pack_true();
     }
   }
   if (req.kind == op::call) {
-    pack_string(pk, "timeout_ms");
+    pack_key(out, "timeout_ms");
     pk.pack_uint32(req.timeout_ms);
   }
   if (req.kind == op::shard) {
-    pack_string(pk, "id");
-    pack_string(pk, req.id.as_string());
+    pack_key(out, "id");
+    pack_str(out, req.id.as_string());
   }
   if (req.kind == op::nodes_for || req.kind == op::owner) {
-    pack_string(pk, "cap");
-    pack_string(pk, req.capability);
+    pack_key(out, "cap");
+    pack_str(out, req.capability);
   }
   if (req.kind == op::owner) {
-    pack_string(pk, "id");
-    pack_string(pk, req.id.as_string());
+    pack_key(out, "id");
+    pack_str(out, req.id.as_string());
   }
   if (req.kind == op::actors) {
-    pack_string(pk, "limit");
+    pack_key(out, "limit");
     pk.pack_uint32(req.limit);
     if (!req.module.empty()) {
-      pack_string(pk, "mod");
-      pack_string(pk, req.module);
+      pack_key(out, "mod");
+      pack_str(out, req.module);
     }
     if (!req.after.empty()) {
-      pack_string(pk, "after");
-      pack_bin(pk, req.after);
+      pack_key(out, "after");
+      pack_bin(out, req.after);
     }
   }
   if (req.kind == op::register_capabilities) {
-    pack_string(pk, "caps");
+    pack_key(out, "caps");
     pk.pack_array(static_cast<uint32_t>(req.capabilities.size()));
-    for (auto c : req.capabilities) pack_string(pk, c);
+    for (auto c : req.capabilities) pack_str(out, c);
   }
   if (actor_op && req.once) {
     // Last, so that a client can mark a re-send by flipping the frame's final byte, and
     // re-address it (address_request) at a fixed distance from the end.
-    pack_string(pk, "inc");
+    pack_key(out, "inc");
     pk.pack_fix_uint64(req.to_incarnation);
-    pack_string(pk, "retry");
+    pack_key(out, "retry");
     if (req.retry)
       pk.pack_true();
     else
@@ -404,45 +405,42 @@ bool address_request(char* frame, size_t size, uint64_t incarnation) noexcept {
 
 void encode_call_reply(buffer& out, uint64_t rid, const actor_ref& actor, bytes_view reply) {
   msgpack::packer<buffer> pk(out);
-  begin_ok(pk, rid, 2);
-  pack_string(pk, "reply");
-  pack_bin(pk, reply);
-  pack_string(pk, "actor");
+  begin_ok(out, rid, 2);
+  pack_key(out, "reply");
+  pack_bin(out, reply);
+  pack_key(out, "actor");
   pk.pack_map(4);
-  pack_string(pk, "host");
-  pack_string(pk, actor.host);
-  pack_string(pk, "mod");
-  pack_string(pk, actor.module);
-  pack_string(pk, "id");
-  pack_string(pk, actor.id.as_string());
-  pack_string(pk, "act");
+  pack_key(out, "host");
+  pack_str(out, actor.host);
+  pack_key(out, "mod");
+  pack_str(out, actor.module);
+  pack_key(out, "id");
+  pack_str(out, actor.id.as_string());
+  pack_key(out, "act");
   pk.pack_uint64(actor.activation);
 }
 
-void encode_ok(buffer& out, uint64_t rid) {
-  msgpack::packer<buffer> pk(out);
-  begin_ok(pk, rid, 0);
-}
+void encode_ok(buffer& out, uint64_t rid) { begin_ok(out, rid, 0); }
 
 void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view message,
                   std::string_view owner) {
   msgpack::packer<buffer> pk(out);
   pk.pack_map(4);
-  pack_string(pk, "v");
+  pack_key(out, "v");
   pk.pack_uint32(protocol_version);
-  pack_string(pk, "rid");
+  pack_key(out, "rid");
   pk.pack_uint64(rid);
-  pack_string(pk, "ok");
+  pack_key(out, "ok");
   pk.pack_false();
-  pack_string(pk, "error");
+  pack_key(out, "error");
   pk.pack_map(owner.empty() ? 2 : 3);
-  pack_string(pk, "code");
-  pack_string(pk, to_string(code));
-  pack_string(pk, "msg");
-  pack_string(pk, message);
+  pack_key(out, "code");
+  pack_str(out, to_string(code));
+  pack_key(out, "msg");
+  pack_str(out, message);
   if (!owner.empty()) {
-    pack_string(pk, "owner");
-    pack_string(pk, owner);
+    pack_key(out, "owner");
+    pack_str(out, owner);
   }
 }
 
@@ -451,27 +449,27 @@ void encode_forward_header(buffer& out, const forward_header& h) {
   const bool request = !h.from.empty();
   const bool addressed = request && h.to_incarnation != 0;
   pk.pack_map(2 + (request ? 3 : 0) + (addressed ? 1 : 0) + (h.retry ? 2 : 0));
-  pack_string(pk, "v");
+  pack_key(out, "v");
   pk.pack_uint32(protocol_version);
-  pack_string(pk, "fwd");
+  pack_key(out, "fwd");
   pk.pack_uint64(h.fseq);
   if (request) {
-    pack_string(pk, "from");
-    pack_string(pk, h.from);
-    pack_string(pk, "epoch");
+    pack_key(out, "from");
+    pack_str(out, h.from);
+    pack_key(out, "epoch");
     pk.pack_uint64(h.epoch);
-    pack_string(pk, "hops");
+    pack_key(out, "hops");
     pk.pack_uint32(h.hops);
     if (addressed) {
-      pack_string(pk, "inc");
+      pack_key(out, "inc");
       pk.pack_uint64(h.to_incarnation);
     }
   }
   if (h.retry) {
-    pack_string(pk, "retry");
+    pack_key(out, "retry");
     pk.pack_true();
-    pack_string(pk, "owner");
-    pack_string(pk, h.owner);
+    pack_key(out, "owner");
+    pack_str(out, h.owner);
   }
 }
 
@@ -516,14 +514,19 @@ std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t 
 
 namespace {
 
-/// Reads one MessagePack object into msgpack-c's object tree, in `zone`, under the decode limits
-/// (strings and binaries referenced in place, ext refused): decode_reply keeps the tree
-/// for op-specific fields. The headers come from msgpack_reader; msgpack-c's own parser, with
-/// its visitor calls and stack allocations, cost about twice as much per reply, and the client
-/// decodes one reply per call. Recursion is bounded by max_depth.
+/// Reads MessagePack objects under the decode limits (strings and binaries referenced in place,
+/// ext refused), either into msgpack-c's object tree in a zone (read) or without building
+/// anything (header and skip, for decode_reply's fields). Both apply the same checks, in
+/// header(). The headers come from msgpack_reader; msgpack-c's own parser, with its visitor
+/// calls and stack allocations, cost about twice as much per reply. Recursion is bounded by
+/// max_depth.
 class object_reader {
  public:
-  object_reader(const uint8_t* data, size_t size, msgpack::zone& zone, const decode_limits& limits)
+  using kind = msgpack_reader::kind;
+  using item = msgpack_reader::item;
+
+  /// `zone` may be null when read() is not used.
+  object_reader(const uint8_t* data, size_t size, msgpack::zone* zone, const decode_limits& limits)
       : r_(data, size),
         zone_(zone),
         // No container may declare more elements than the frame has bytes.
@@ -532,12 +535,38 @@ class object_reader {
         max_string_(std::min(limits.max_string, size)),
         max_depth_(limits.max_depth) {}
 
-  /// Reads the object at the current position into `out`; `level` counts the containers it is
-  /// in, itself included. On failure, false with error() set.
-  bool read(msgpack::object& out, size_t level) {
-    using kind = msgpack_reader::kind;
-    msgpack_reader::item it;
+  /// Reads the next header, holding it to the limits as the `level`-th container (counting
+  /// itself) if it is one. On failure, false with error() set.
+  bool header(item& it, size_t level) {
     if (!r_.next(it)) return fail(false, "truncated, or a never-used byte");
+    switch (it.type) {
+      case kind::str:
+        return it.size <= max_string_ || fail(true, "str size overflow");
+      case kind::ext:  // the envelope has none (msgpack-c's ext limit 0)
+        return fail(true, "ext size overflow");
+      case kind::array:
+        return container(it.size, max_array_, "array size overflow", level);
+      case kind::map:
+        return container(it.size, max_map_, "map size overflow", level);
+      default:
+        return true;
+    }
+  }
+
+  /// Skips the elements of the container `it` (just read by header() at `level`); nothing
+  /// for a scalar.
+  bool skip_elements(const item& it, size_t level) {
+    return (it.type != kind::array && it.type != kind::map) || skip_container(it, level);
+  }
+
+  /// Reads the next whole object at `level` and returns its header.
+  bool next_object(item& it, size_t level) { return header(it, level) && skip_elements(it, level); }
+
+  /// Reads the object at the current position into `out`, in the zone; `level` counts the
+  /// containers it is in, itself included.
+  bool read(msgpack::object& out, size_t level) {
+    item it;
+    if (!header(it, level)) return false;
     switch (it.type) {
       case kind::nil:
         out.type = msgpack::type::NIL;
@@ -560,7 +589,6 @@ class object_reader {
         out.via.f64 = it.real;
         return true;
       case kind::str:
-        if (it.size > max_string_) return fail(true, "str size overflow");
         out.type = msgpack::type::STR;
         out.via.str = {it.size, reinterpret_cast<const char*>(it.bytes)};
         return true;
@@ -568,11 +596,8 @@ class object_reader {
         out.type = msgpack::type::BIN;
         out.via.bin = {it.size, reinterpret_cast<const char*>(it.bytes)};
         return true;
-      case kind::ext:  // the envelope has none (msgpack-c's ext limit 0)
-        return fail(true, "ext size overflow");
       case kind::array: {
-        msgpack::object* items = nullptr;
-        if (!open(it.size, max_array_, "array size overflow", level, items)) return false;
+        auto* items = allocate<msgpack::object>(it.size);
         out.type = msgpack::type::ARRAY;
         out.via.array = {it.size, items};
         for (uint32_t i = 0; i < it.size; ++i)
@@ -580,14 +605,15 @@ class object_reader {
         return true;
       }
       case kind::map: {
-        msgpack::object_kv* pairs = nullptr;
-        if (!open(it.size, max_map_, "map size overflow", level, pairs)) return false;
+        auto* pairs = allocate<msgpack::object_kv>(it.size);
         out.type = msgpack::type::MAP;
         out.via.map = {it.size, pairs};
         for (uint32_t i = 0; i < it.size; ++i)
           if (!read(pairs[i].key, level + 1) || !read(pairs[i].val, level + 1)) return false;
         return true;
       }
+      case kind::ext:
+        break;
     }
     return fail(false, "unknown type");
   }
@@ -605,38 +631,147 @@ class object_reader {
     return false;
   }
 
-  /// Checks a container of `n` elements at `level` against the limits and takes zone room for
-  /// its elements (nullptr when it has none).
-  template <class Element>
-  bool open(uint32_t n, size_t max, std::string_view overflow, size_t level, Element*& elements) {
-    if (n > max) return fail(true, overflow);
-    if (level > max_depth_) return fail(true, "depth size overflow");
-    if (n > r_.remaining()) return fail(false, "truncated");  // each element takes a byte
-    elements = n == 0 ? nullptr
-                      : static_cast<Element*>(
-                            zone_.allocate_align(n * sizeof(Element), alignof(Element)));
+  bool skip_container(const item& it, size_t level) {
+    const uint64_t n = it.type == kind::map ? uint64_t{2} * it.size : it.size;
+    item inner;
+    for (uint64_t i = 0; i < n; ++i)
+      if (!next_object(inner, level + 1)) return false;
     return true;
   }
 
+  /// Checks a container of `n` elements at `level` against the limits.
+  bool container(uint32_t n, size_t max, std::string_view overflow, size_t level) {
+    if (n > max) return fail(true, overflow);
+    if (level > max_depth_) return fail(true, "depth size overflow");
+    if (n > r_.remaining()) return fail(false, "truncated");  // each element takes a byte
+    return true;
+  }
+
+  /// Zone room for a container's `n` elements (nullptr when it has none).
+  template <class Element>
+  Element* allocate(uint32_t n) {
+    return n == 0 ? nullptr
+                  : static_cast<Element*>(
+                        zone_->allocate_align(n * sizeof(Element), alignof(Element)));
+  }
+
   msgpack_reader r_;
-  msgpack::zone& zone_;
+  msgpack::zone* zone_;
   size_t max_array_, max_map_, max_string_, max_depth_;
   std::string_view error_;
   bool over_limit_ = false;
 };
 
+/// The reply keys the client reads (and those of "actor"), told apart by length first as
+/// field_of does for requests: a reply has nine keys, and comparing each with every name cost
+/// more than reading the frame.
+enum class reply_field : uint8_t { other, rid, ok, reply, actor, error, host, mod, id, act };
+
+reply_field reply_field_of(std::string_view key) {
+  switch (key.size()) {
+    case 2: return key == "ok" ? reply_field::ok : key == "id" ? reply_field::id : reply_field::other;
+    case 3:
+      return key == "rid" ? reply_field::rid : key == "mod" ? reply_field::mod
+           : key == "act" ? reply_field::act : reply_field::other;
+    case 4: return key == "host" ? reply_field::host : reply_field::other;
+    case 5:
+      return key == "reply" ? reply_field::reply : key == "actor" ? reply_field::actor
+           : key == "error" ? reply_field::error : reply_field::other;
+    default: return reply_field::other;
+  }
+}
+
+tl::expected<reply, error> refused(const object_reader& reader) {
+  return bad(std::string(reader.over_limit() ? "envelope exceeds a decode limit: "
+                                             : "envelope is not valid MessagePack: ") +
+             std::string(reader.error()));
+}
+
 }  // namespace
+
+tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size,
+                                        const decode_limits& limits) {
+  // The client reads one reply per call: the fields are taken as the reader passes them, and
+  // everything else is checked and skipped, with no tree. The zone overload below builds the
+  // tree and reads the same fields from it; the reply_envelope fuzz target holds the two to
+  // the same answers.
+  using kind = object_reader::kind;
+  if (size == 0) return bad("empty frame");
+  object_reader r(data, size, nullptr, limits);
+  object_reader::item root, k, v;
+  if (!r.header(root, 1)) return refused(r);
+  if (root.type != kind::map) {
+    if (!r.skip_elements(root, 1)) return refused(r);
+    if (!r.at_end()) return bad("envelope has trailing bytes after the map");
+    return bad("envelope must be a map");
+  }
+  reply rep;
+  bool have_ok = false, keys_are_strings = true;
+  for (uint32_t i = 0; i < root.size; ++i) {
+    if (!r.next_object(k, 2) || !r.header(v, 2)) return refused(r);
+    keys_are_strings = keys_are_strings && k.type == kind::str;
+    const reply_field f = k.type == kind::str ? reply_field_of(as_string(k)) : reply_field::other;
+    if (f == reply_field::actor && v.type == kind::map) {
+      rep.has_actor = true;
+      for (uint32_t j = 0; j < v.size; ++j) {
+        object_reader::item ak, av;
+        if (!r.next_object(ak, 3) || !r.next_object(av, 3)) return refused(r);
+        if (ak.type != kind::str) continue;
+        switch (reply_field_of(as_string(ak))) {
+          case reply_field::host:
+            if (av.type == kind::str) rep.actor.host = as_string(av);
+            break;
+          case reply_field::mod:
+            if (av.type == kind::str) rep.actor.module = as_string(av);
+            break;
+          case reply_field::id:
+            if ((av.type == kind::str || av.type == kind::bin) && av.size <= limits.max_string)
+              rep.actor.id = as_bytes(av);
+            break;
+          case reply_field::act:
+            if (av.type == kind::uint) rep.actor.activation = av.uint;
+            break;
+          default:
+            break;
+        }
+      }
+      continue;
+    }
+    if (f == reply_field::error && v.type == kind::map) {
+      for (uint32_t j = 0; j < v.size; ++j) {
+        object_reader::item ek, ev;
+        if (!r.next_object(ek, 3) || !r.next_object(ev, 3)) return refused(r);
+        if (ek.type != kind::str || ev.type != kind::str) continue;
+        const std::string_view ekey = as_string(ek);
+        if (ekey == "code") rep.error_code = std::string(as_string(ev));
+        if (ekey == "msg") rep.error_message = std::string(as_string(ev));
+        if (ekey == "owner") rep.owner_hint = std::string(as_string(ev));
+      }
+      continue;
+    }
+    if (!r.skip_elements(v, 2)) return refused(r);
+    if (f == reply_field::rid && v.type == kind::uint) {
+      rep.rid = v.uint;
+    } else if (f == reply_field::ok && v.type == kind::boolean) {
+      rep.ok = v.boolean;
+      have_ok = true;
+    } else if (f == reply_field::reply && v.type == kind::bin) {
+      rep.body = as_bytes(v);
+    }
+  }
+  if (!r.at_end()) return bad("envelope has trailing bytes after the map");
+  if (!keys_are_strings) return bad("reply keys must be strings");
+  if (!have_ok) return bad("reply has no \"ok\"");
+  return rep;
+}
 
 tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpack::zone& zone,
                                         const decode_limits& limits) {
   if (size == 0) return bad("empty frame");
   auto* stored = static_cast<msgpack::object*>(
       zone.allocate_align(sizeof(msgpack::object), alignof(msgpack::object)));
-  object_reader reader(data, size, zone, limits);
-  if (!reader.read(*stored, 1))
-    return bad(std::string(reader.over_limit() ? "envelope exceeds a decode limit: "
-                                               : "envelope is not valid MessagePack: ") +
-               std::string(reader.error()));
+  object_reader reader(data, size, &zone, limits);
+  if (!reader.read(*stored, 1)) return refused(reader);
   if (!reader.at_end()) return bad("envelope has trailing bytes after the map");
   if (stored->type != msgpack::type::MAP) return bad("envelope must be a map");
   reply rep;

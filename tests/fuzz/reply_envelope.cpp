@@ -4,7 +4,9 @@
 //  - an accepted reply keeps the whole envelope (a map) for op-specific fields;
 //  - an accepted reply re-encoded with the host's encoder for its kind (encode_call_reply,
 //    encode_ok, encode_error) decodes to the same rid, outcome, body, actor and error;
-//  - the envelope tree it keeps is the one msgpack-c builds from the same bytes.
+//  - the envelope tree it keeps is the one msgpack-c builds from the same bytes;
+//  - the client's decode_reply without a zone (no tree) accepts and refuses the same frames,
+//    with the same rid, outcome, body, actor and error.
 #include <msgpack.hpp>
 #include <string>
 #include <tuple>
@@ -23,13 +25,24 @@ auto actor_fields(const wire::reply& r) {
                          std::string(r.actor.id.as_string()), r.actor.activation);
 }
 
+auto fields(const wire::reply& r) {
+  return std::tuple_cat(std::make_tuple(r.rid, r.ok, std::string(r.body.as_string()),
+                                        r.body.data, r.error_code, r.error_message, r.owner_hint),
+                        actor_fields(r));
+}
+
 void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) {
   msgpack::zone zone;
   auto rep = wire::decode_reply(data, size, zone, limits);
+  const auto flat = wire::decode_reply(data, size, limits);
+  MESH_FUZZ_CHECK(k_target, flat.has_value() == rep.has_value());
+  if (!flat) MESH_FUZZ_CHECK(k_target, !flat.error().message.empty());
   if (!rep) {
     MESH_FUZZ_CHECK(k_target, !rep.error().message.empty());
     return;
   }
+  MESH_FUZZ_CHECK(k_target, flat->envelope == nullptr);
+  MESH_FUZZ_CHECK(k_target, fields(*flat) == fields(*rep));
   MESH_FUZZ_CHECK(k_target, rep->envelope != nullptr);
   MESH_FUZZ_CHECK(k_target, rep->envelope->type == msgpack::type::MAP);
   {

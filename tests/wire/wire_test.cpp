@@ -116,28 +116,60 @@ TEST_CASE("a payload that is not exactly one MessagePack object is refused") {
   }
 }
 
-TEST_CASE("error and call replies decode to what was encoded") {
-  buffer b;
-  encode_error(b, 9, error_code::unknown_module, "no module \"X\"");
-  msgpack::zone zone;
-  auto e = decode_reply(reinterpret_cast<const uint8_t*>(b.data()), b.size(), zone);
-  REQUIRE(e);
-  CHECK_FALSE(e->ok);
-  CHECK(e->rid == 9);
-  CHECK(e->error_code == "unknown_module");
-  CHECK(e->error_message == "no module \"X\"");
-  b.clear();
-  const std::string reply = "\x81\xa5" "count\x03";
-  const std::string id = "c1";
-  encode_call_reply(b, 10, actor_ref{"h:1", "Counter", view(id), 5}, view(reply));
-  auto ok = decode_reply(reinterpret_cast<const uint8_t*>(b.data()), b.size(), zone);
-  REQUIRE(ok);
-  CHECK(ok->ok);
-  CHECK(ok->body.as_string() == reply);
-  CHECK(ok->actor.host == "h:1");
-  CHECK(ok->actor.module == "Counter");
-  CHECK(ok->actor.id.as_string() == "c1");
-  CHECK(ok->actor.activation == 5);
+TEST_CASE("error and call replies decode to what was encoded, with and without the tree") {
+  for (const bool tree : {true, false}) {
+    CAPTURE(tree);
+    msgpack::zone zone;
+    auto decoded = [&](const buffer& b) {
+      const auto* data = reinterpret_cast<const uint8_t*>(b.data());
+      return tree ? decode_reply(data, b.size(), zone) : decode_reply(data, b.size());
+    };
+    buffer b;
+    encode_error(b, 9, error_code::wrong_owner, "no module \"X\"", "h:2");
+    auto e = decoded(b);
+    REQUIRE(e);
+    CHECK_FALSE(e->ok);
+    CHECK(e->rid == 9);
+    CHECK(e->error_code == "wrong_owner");
+    CHECK(e->error_message == "no module \"X\"");
+    CHECK(e->owner_hint == "h:2");
+    CHECK((e->envelope != nullptr) == tree);
+    b.clear();
+    const std::string reply = "\x81\xa5" "count\x03";
+    const std::string id = "c1";
+    encode_call_reply(b, 10, actor_ref{"h:1", "Counter", view(id), 5}, view(reply));
+    auto ok = decoded(b);
+    REQUIRE(ok);
+    CHECK(ok->ok);
+    CHECK(ok->rid == 10);
+    CHECK(ok->body.as_string() == reply);
+    CHECK(ok->has_actor);
+    CHECK(ok->actor.host == "h:1");
+    CHECK(ok->actor.module == "Counter");
+    CHECK(ok->actor.id.as_string() == "c1");
+    CHECK(ok->actor.activation == 5);
+  }
+}
+
+TEST_CASE("the hot encoders' keys, strs and bins are the bytes msgpack-c packs") {
+  buffer mine;
+  pack_key(mine, "timeout_ms");
+  CHECK(std::string(mine.data(), mine.size()) == "\xaatimeout_ms");
+  for (const size_t n : {size_t{0}, size_t{1}, size_t{31}, size_t{32}, size_t{255}, size_t{256},
+                         size_t{65535}, size_t{65536}, size_t{70000}}) {
+    CAPTURE(n);
+    const std::string s(n, 'q');
+    msgpack::sbuffer theirs;
+    msgpack::packer<msgpack::sbuffer> pk(theirs);
+    pk.pack_str(static_cast<uint32_t>(n));
+    pk.pack_str_body(s.data(), static_cast<uint32_t>(n));
+    pk.pack_bin(static_cast<uint32_t>(n));
+    pk.pack_bin_body(s.data(), static_cast<uint32_t>(n));
+    mine.clear();
+    pack_str(mine, s);
+    pack_bin(mine, view(s));
+    CHECK(std::string(mine.data(), mine.size()) == std::string(theirs.data(), theirs.size()));
+  }
 }
 
 TEST_CASE("every error code has a wire name that parses back") {
@@ -447,9 +479,13 @@ TEST_CASE("a reply envelope beyond a decode limit or not well formed is refused 
       "\x84\xa2ok\xc3\xa1x\xc0\xa1y\xc0\xa1z\xc0",  // map larger than max_map
   };
   for (const auto& bytes : refused) {
+    CAPTURE(bytes);
     auto r = decode_reply_of(bytes, zone, tight);
     CHECK_FALSE(r);
     if (!r) CHECK_FALSE(r.error().message.empty());
+    auto flat = decode_reply(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), tight);
+    CHECK_FALSE(flat);
+    if (!flat && !r) CHECK(flat.error().message == r.error().message);
   }
   CHECK(decode_reply_of("\x82\xa2ok\xc3\xa1x\x81\xa1y\xc0", zone, tight));  // two levels: fine
 }

@@ -296,7 +296,7 @@ struct client::impl {
   timer_heap deadlines, retries;
   size_t any_cursor = 0;
   client_stats counters;
-  msgpack::zone zone;
+  msgpack::zone zone;  // the members answer's object tree
   wire::buffer out;
 
   // The view the client routes by.
@@ -532,9 +532,8 @@ struct client::impl {
 
   /// Handles one reply frame from `from`; returns whether it completed a request of the user.
   bool on_frame(peer& from, const zmq::message_t& frame) {
-    zone.clear();
     const auto* data = frame.data<uint8_t>();
-    auto decoded = wire::decode_reply(data, frame.size(), zone, reply_limits());
+    auto decoded = wire::decode_reply(data, frame.size(), reply_limits());
     if (!decoded) {
       // Nothing can be matched to an undecodable frame; its request times out.
       ++counters.late_replies;
@@ -627,8 +626,10 @@ struct client::impl {
           next_refresh = clock::now();  // ask another host at once
           return;
         }
-        if (r->decoded.envelope == nullptr) return;
-        auto info = parse_members(*r->decoded.envelope);
+        zone.clear();
+        auto tree = wire::decode_reply(r->frame.data, r->frame.size, zone, reply_limits());
+        if (!tree) return;
+        auto info = parse_members(*tree->envelope);
         if (info) apply_view(std::move(*info));
       };
     });

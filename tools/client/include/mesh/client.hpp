@@ -68,7 +68,7 @@ struct call_result {
 /// A successful reply envelope ("ok": true) as the async layer hands it over. The views point
 /// into the reply frame and are valid only while the handler runs; copy what you keep.
 struct reply_view {
-  const wire::reply& decoded;  ///< rid, body, actor, the envelope map
+  const wire::reply& decoded;  ///< rid, body, actor (no envelope tree: decode `frame` for more)
   wire::bytes_view frame;      ///< the whole encoded reply map
 };
 
