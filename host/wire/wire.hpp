@@ -248,7 +248,7 @@ void pack_string(msgpack::packer<Stream>& pk, std::string_view s) {
 
 /// Packs a map key known at compile time, a fixstr of 1 to 31 bytes, as one small store.
 template <size_t N>
-void pack_key(buffer& out, const char (&key)[N]) {
+[[gnu::always_inline]] inline void pack_key(buffer& out, const char (&key)[N]) {
   static_assert(N >= 2 && N <= 32, "a key is a fixstr: 1 to 31 bytes");
   char* at = out.extend(N);
   at[0] = static_cast<char>(0xa0 | (N - 1));
@@ -258,7 +258,7 @@ void pack_key(buffer& out, const char (&key)[N]) {
 namespace detail {
 /// Writes a str or bin header of the smallest form msgpack-c picks (fixstr only for str),
 /// and the body, with one check of the room left.
-inline void pack_sized(buffer& out, const void* data, size_t n, bool str) {
+[[gnu::always_inline]] inline void pack_sized(buffer& out, const void* data, size_t n, bool str) {
   const size_t head = str && n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
   auto* at = reinterpret_cast<uint8_t*>(out.extend(head + n));
   const uint8_t base = str ? 0xd9 : 0xc4;  // str8/bin8; 16 and 32 follow
