@@ -6,7 +6,7 @@
 //    encode_ok, encode_error) decodes to the same rid, outcome, body, actor and error;
 //  - the envelope tree it keeps is the one msgpack-c builds from the same bytes;
 //  - the client's decode_reply without a zone (no tree) accepts and refuses the same frames,
-//    with the same rid, outcome, body, actor and error.
+//    with the same rid, outcome, body, actor and error (the zone overload adds only the tree).
 #include <msgpack.hpp>
 #include <string>
 #include <tuple>
