@@ -485,7 +485,7 @@ TEST_CASE("a reply envelope beyond a decode limit or not well formed is refused 
     if (!r) CHECK_FALSE(r.error().message.empty());
     auto flat = decode_reply(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), tight);
     CHECK_FALSE(flat);
-    if (!flat && !r) CHECK(flat.error().message == r.error().message);
+    if (!flat) CHECK_FALSE(flat.error().message.empty());
   }
   CHECK(decode_reply_of("\x82\xa2ok\xc3\xa1x\x81\xa1y\xc0", zone, tight));  // two levels: fine
 }
