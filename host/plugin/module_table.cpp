@@ -47,6 +47,9 @@ void module_table::register_capabilities(const std::vector<std::string_view>& ca
 
 tl::expected<actor_module*, wire::error> module_table::resolve(std::string_view capability,
                                                                std::string_view module) const {
+  if (last_ != nullptr && last_->name == module && last_->capability == capability &&
+      last_->served)
+    return last_;
   auto it = modules_.find(module);
   if (it == modules_.end() || it->second->capability != capability) {
     if (declared_.find(capability) == declared_.end())
@@ -66,6 +69,7 @@ tl::expected<actor_module*, wire::error> module_table::resolve(std::string_view 
     return tl::unexpected(wire::error{
         wire::error_code::capability_not_served,
         "this host does not serve capability \"" + std::string(capability) + "\""});
+  last_ = m;
   return m;
 }
 

@@ -86,6 +86,23 @@ TEST_CASE("the module table resolves capability and module, and tracks what is s
   CHECK(table.resolve("game", "Counter").error().code == mesh::wire::error_code::unknown_capability);
   CHECK(table.resolve("counter", "Nope").error().code == mesh::wire::error_code::unknown_module);
   CHECK(table.served() == std::vector<std::string>{"counter"});
+  // resolve() remembers the module it found last: a request for another name or capability
+  // must still get its own answer.
+  auto echo = load_plugin(examples / "libmesh_echo.so");
+  REQUIRE(echo);
+  REQUIRE(table.add(*echo));
+  table.register_capabilities({"bench"});
+  for (int i = 0; i < 2; ++i) {
+    auto c = table.resolve("counter", "Counter");
+    REQUIRE(c);
+    CHECK((*c)->name == "Counter");
+    CHECK(table.resolve("bench", "Counter").error().code ==
+          mesh::wire::error_code::capability_mismatch);
+    auto e = table.resolve("bench", "Echo");
+    REQUIRE(e);
+    CHECK((*e)->name == "Echo");
+    CHECK(table.resolve("bench", "Echo").value() == *e);
+  }
   module_table narrow(std::vector<std::string>{"chat"});
   REQUIRE(narrow.add(*counter));
   CHECK(narrow.resolve("counter", "Counter").error().code ==
