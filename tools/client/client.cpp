@@ -305,6 +305,10 @@ struct client::impl {
   std::unordered_map<std::string, std::string> endpoint_of;  // routable host -> endpoint
   // Per capability, built on first use and dropped with the view.
   mutable std::unordered_map<std::string, route_table, string_hash, std::equal_to<>> tables;
+  // The entry of `tables` routes_of() found last (its key and table): calls come in runs for
+  // one capability, and hashing its name was ~200 instructions of each call.
+  mutable const std::string* last_capability = nullptr;
+  mutable route_table* last_routes = nullptr;
   std::vector<any_target> any_targets;  // any_endpoints(), cached until the view changes
   bool view_known = false;
   bool refresh_in_flight = false;
@@ -367,6 +371,7 @@ struct client::impl {
   /// compute it.
   route_table* routes_of(std::string_view capability) const {
     if (!view_known || !strategy) return nullptr;
+    if (last_capability != nullptr && *last_capability == capability) return last_routes;
     auto it = tables.find(capability);
     if (it == tables.end()) {
       std::vector<std::string> hosts;
@@ -382,7 +387,9 @@ struct client::impl {
       }
       it = tables.emplace(std::string(capability), std::move(r)).first;
     }
-    return it->second.table.hosts.empty() ? nullptr : &it->second;
+    last_capability = &it->first;
+    last_routes = it->second.table.hosts.empty() ? nullptr : &it->second;
+    return last_routes;
   }
 
   /// Index into routes->table.hosts of the owner of `key_hash`.
@@ -580,6 +587,8 @@ struct client::impl {
     view_known = true;
     ++counters.refreshes;
     tables.clear();
+    last_capability = nullptr;
+    last_routes = nullptr;
     any_targets.clear();
     endpoint_of.clear();
     for (const auto& m : view.members)
