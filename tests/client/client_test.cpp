@@ -235,6 +235,37 @@ TEST_CASE("client: in a cluster every call goes straight to its owner") {
   CHECK(t.stats().via_any == 20);
 }
 
+TEST_CASE("client: calls alternating between capabilities each go to a host that has theirs") {
+  // n1 serves only counter, n2 only bench: the client's routes for one capability must never
+  // answer for the other (it remembers the last capability's routes between calls).
+  cluster_node n1("n1", {}, "counter");
+  cluster_node n2("n2", {n1.gossip()}, "bench");
+  REQUIRE(wait_converged({&n1, &n2}, {"n1", "n2"}));
+  mc::client c({n1.endpoint()});
+  REQUIRE(c.refresh().has_value());
+  const auto incr = pack({{"op", "incr"}, {"by", 1}});
+  const auto echo = pack({{"seq", 1}});
+  std::map<std::string, int> served;
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "alt" + std::to_string(i);
+    const bool counter = i % 2 == 0;
+    c.call_async({counter ? "counter" : "bench", counter ? "Counter" : "Echo", id,
+                  mc::view_of(counter ? incr : echo)},
+                 [&, counter](tl::expected<mc::call_result, mc::error> r) {
+                   REQUIRE_MESSAGE(r.has_value(), r.error().code);
+                   CHECK(r->actor.host == (counter ? "n1" : "n2"));
+                   ++served[r->actor.host];
+                 });
+  }
+  REQUIRE(c.drain(30s));
+  CHECK(served["n1"] == 20);
+  CHECK(served["n2"] == 20);
+  CHECK(c.stats().direct == 40);
+  CHECK(c.stats().via_any == 0);
+  // A call sent to the wrong host is still served, forwarded by it; the client counts that.
+  CHECK(c.stats().stale_owner == 0);
+}
+
 TEST_CASE("client: a call whose owner is killed is sent again to the new owner in time") {
   cluster_node a("a", {}, "counter");
   cluster_node b("b", {a.gossip()}, "counter");
