@@ -305,10 +305,9 @@ struct client::impl {
   std::unordered_map<std::string, std::string> endpoint_of;  // routable host -> endpoint
   // Per capability, built on first use and dropped with the view.
   mutable std::unordered_map<std::string, route_table, string_hash, std::equal_to<>> tables;
-  // The entry of `tables` routes_of() found last (its key and table): calls come in runs for
-  // one capability, and hashing its name was ~130 instructions of each call.
-  mutable const std::string* last_capability = nullptr;
-  mutable route_table* last_routes = nullptr;
+  // The entry of `tables` routes_of() found last: calls come in runs for one capability, and
+  // hashing its name was ~130 instructions of each call. Dropped with the map.
+  mutable std::pair<const std::string, route_table>* last_table = nullptr;
   std::vector<any_target> any_targets;  // any_endpoints(), cached until the view changes
   bool view_known = false;
   bool refresh_in_flight = false;
@@ -371,7 +370,13 @@ struct client::impl {
   /// compute it.
   route_table* routes_of(std::string_view capability) const {
     if (!view_known || !strategy) return nullptr;
-    if (last_capability != nullptr && *last_capability == capability) return last_routes;
+    if (last_table == nullptr || last_table->first != capability)
+      last_table = &table_of(capability);
+    return last_table->second.table.hosts.empty() ? nullptr : &last_table->second;
+  }
+
+  /// The entry of `tables` for `capability`, built from the view on first use.
+  std::pair<const std::string, route_table>& table_of(std::string_view capability) const {
     auto it = tables.find(capability);
     if (it == tables.end()) {
       std::vector<std::string> hosts;
@@ -387,9 +392,7 @@ struct client::impl {
       }
       it = tables.emplace(std::string(capability), std::move(r)).first;
     }
-    last_capability = &it->first;
-    last_routes = it->second.table.hosts.empty() ? nullptr : &it->second;
-    return last_routes;
+    return *it;
   }
 
   /// Index into routes->table.hosts of the owner of `key_hash`.
@@ -587,8 +590,7 @@ struct client::impl {
     view_known = true;
     ++counters.refreshes;
     tables.clear();
-    last_capability = nullptr;
-    last_routes = nullptr;
+    last_table = nullptr;
     any_targets.clear();
     endpoint_of.clear();
     for (const auto& m : view.members)
