@@ -1,4 +1,5 @@
 // meshd: the Mesh host. Loads actor plugins, serves requests on a ZeroMQ ROUTER socket.
+#include <mesh/wire/shard.hpp>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,10 +14,10 @@
 #include <mesh/discovery/membership_service.hpp>
 #include <mesh/discovery/seed_source.hpp>
 
-#include "placement/placement.hpp"
+#include "placement/placement_plugin.hpp"
 #include "plugin/plugin_watcher.hpp"
 #include "security/authenticator.hpp"
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 #include "server/host_config.hpp"
 #include "server/json_log_formatter.hpp"
 #include "server/log_value.hpp"

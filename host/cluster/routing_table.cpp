@@ -6,13 +6,13 @@
 namespace mesh::host {
 
 routing_table::routing_table(const discovery::member_view& view,
-                             const placement_strategy& strategy, uint32_t shards, std::string self)
+                             const placement::placement_strategy& strategy, uint32_t shards, std::string self)
     : view_(view), shards_(shards), self_(std::move(self)) {
   std::set<std::string> caps;
   for (const auto& m : view_.members)
     for (const auto& c : m.capabilities) caps.insert(c);
   for (const auto& cap : caps) {
-    shard_table st = build_shard_table(strategy, shards_, view_.hosts_with(cap));
+    placement::shard_table st = placement::build_shard_table(strategy, shards_, view_.hosts_with(cap));
     table t;
     for (const auto& name : st.hosts) t.hosts.push_back(view_.find(name));
     t.owner_of = std::move(st.owner_of);

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "placement/placement.hpp"
+#include <mesh/placement/placement.hpp>
 #include "runtime/runtime.hpp"
 
 namespace mesh::host {
@@ -18,7 +18,7 @@ class routing_table {
  public:
   /// An empty table: nothing is owned anywhere.
   routing_table() = default;
-  routing_table(const discovery::member_view& view, const placement_strategy& strategy,
+  routing_table(const discovery::member_view& view, const placement::placement_strategy& strategy,
                 uint32_t shards, std::string self);
   // Holds pointers into its own view: not copyable.
   routing_table(const routing_table&) = delete;

@@ -9,9 +9,12 @@
 #include <type_traits>
 #include <utility>
 
-#include "placement/placement.hpp"
+#include "placement/placement_plugin.hpp"
 
 namespace mesh::host {
+
+using placement::placement_strategy;
+
 namespace {
 
 /// A strategy from a placement plugin. Owns the library: the function pointer and the name
@@ -117,8 +120,8 @@ tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_pl
 
 tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
     const std::string& spec) {
-  if (spec == "rendezvous") return make_rendezvous();
-  if (spec == "modulo") return make_modulo();
+  if (spec == "rendezvous") return placement::make_rendezvous();
+  if (spec == "modulo") return placement::make_modulo();
   if (spec.size() > 3 && spec.ends_with(".so")) return load_placement_plugin(spec);
   return tl::unexpected("unknown placement \"" + spec +
                         "\" (expected rendezvous, modulo or a path to a placement plugin .so)");

@@ -13,7 +13,7 @@
 
 #include "plugin/plugin_loader.hpp"
 #include "runtime/runtime.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::host {
 

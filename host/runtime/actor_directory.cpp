@@ -3,7 +3,8 @@
 #include <functional>
 
 #include "runtime/runtime.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/shard.hpp>
 
 namespace mesh::host {
 namespace {

@@ -1,5 +1,7 @@
 #include "runtime/runtime.hpp"
 
+#include <mesh/wire/object_walk.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>

@@ -24,7 +24,7 @@
 
 #include "runtime/actor_directory.hpp"
 #include "runtime/task_queue.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::host {
 

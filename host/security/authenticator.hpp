@@ -25,7 +25,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 
 namespace mesh::security {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::security {
 class authenticator;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "security/authenticator.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::host {
 

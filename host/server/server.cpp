@@ -1,5 +1,8 @@
 #include "server/server.hpp"
 
+#include "cluster/forward_header.hpp"
+#include <mesh/wire/shard.hpp>
+
 #include <mesh/discovery/source_address.hpp>
 
 #include <unistd.h>
@@ -144,7 +147,7 @@ server::~server() {
   for (inbound* in : leftover) delete in;
 }
 
-void server::enable_cluster(std::unique_ptr<placement_strategy> strategy, cluster_hooks hooks) {
+void server::enable_cluster(std::unique_ptr<placement::placement_strategy> strategy, cluster_hooks hooks) {
   clustered_ = true;
   strategy_ = std::move(strategy);
   hooks_ = std::move(hooks);
@@ -368,7 +371,7 @@ void server::receive_batch() {
       if (parts[0].size() == 0) {
         in->delimiter = true;
         shape_ok = true;
-      } else if (auto h = wire::decode_forward_header(parts[0].data<uint8_t>(), parts[0].size())) {
+      } else if (auto h = host::decode_forward_header(parts[0].data<uint8_t>(), parts[0].size())) {
         in->forwarded = true;
         in->fseq = h->fseq;
         in->addressed = h->to_incarnation;
@@ -550,13 +553,13 @@ void server::forward_to(std::unique_ptr<inbound> in, const discovery::member_rec
   const uint64_t fseq = next_seq_++;
   peer_link& link = peer(owner);
   buffer_.clear();
-  wire::forward_header h;
+  host::forward_header h;
   h.fseq = fseq;
   h.from = config_.name;
   h.epoch = routes_->epoch();
   h.hops = attempts;
   h.to_incarnation = owner.incarnation;
-  wire::encode_forward_header(buffer_, h);
+  host::encode_forward_header(buffer_, h);
   zmq::message_t header(buffer_.data(), buffer_.size());
   zmq::message_t body;
   body.copy(in->frame);  // shares the bytes for large frames; never re-encoded
@@ -596,7 +599,7 @@ void server::receive_from_peer(peer_link& link) {
       (void)link.socket.recv(rest, zmq::recv_flags::none);
       if (!rest.more()) break;
     }
-    auto h = wire::decode_forward_header(header.data<uint8_t>(), header.size());
+    auto h = host::decode_forward_header(header.data<uint8_t>(), header.size());
     if (!h) continue;
     auto it = forwards_.find(h->fseq);
     if (it == forwards_.end()) continue;  // answered already (timeout) or re-routed
@@ -1193,11 +1196,11 @@ void server::send_reply(const inbound& in, zmq::message_t&& body, size_t outcome
     }
     if (in.forwarded) {
       wire::buffer h;
-      wire::forward_header header;
+      host::forward_header header;
       header.fseq = in.fseq;
       header.retry = retry;  // wrong owner: the forwarding host routes again
       header.owner = std::string(owner);
-      wire::encode_forward_header(h, header);
+      host::encode_forward_header(h, header);
       socket_.send(zmq::buffer(h.data(), h.size()), zmq::send_flags::sndmore);
     } else if (in.delimiter) {
       socket_.send(zmq::message_t(), zmq::send_flags::sndmore);

@@ -26,7 +26,7 @@
 #include <zmq.hpp>
 
 #include "cluster/routing_table.hpp"
-#include "placement/placement.hpp"
+#include <mesh/placement/placement.hpp>
 #include "plugin/module_table.hpp"
 #include "plugin/plugin_watcher.hpp"
 #include "runtime/runtime.hpp"
@@ -35,7 +35,7 @@
 #include "server/once_table.hpp"
 #include "server/slot_table.hpp"
 #include "server/host_stats.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::host {
 
@@ -65,7 +65,7 @@ class server final : public completion_sink {
   const std::string& name() const noexcept { return config_.name; }
 
   /// Before run(): route by membership (a cluster) with `strategy`.
-  void enable_cluster(std::unique_ptr<placement_strategy> strategy, cluster_hooks hooks);
+  void enable_cluster(std::unique_ptr<placement::placement_strategy> strategy, cluster_hooks hooks);
   /// Thread-safe: a new membership view (applied by the dispatcher on its next turn).
   void post_membership(std::shared_ptr<const discovery::membership_snapshot> snapshot);
 
@@ -170,7 +170,7 @@ class server final : public completion_sink {
 
   // Cluster (dispatcher-owned).
   bool clustered_ = false;
-  std::unique_ptr<placement_strategy> strategy_;
+  std::unique_ptr<placement::placement_strategy> strategy_;
   cluster_hooks hooks_;
   std::shared_ptr<const discovery::membership_snapshot> snapshot_;
   uint64_t incarnation_ = 0;  ///< this run's, from the view (0: not clustered yet)

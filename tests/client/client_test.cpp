@@ -1,6 +1,7 @@
 // The C++ client library (mesh::client::client) against real meshd hosts on 127.0.0.1: the
 // synchronous and asynchronous forms, errors and timeouts, and in a cluster the smart routing
 // (each call straight to its owner) and the re-send when the owner dies or the view moves.
+#include <mesh/wire/shard.hpp>
 #include <doctest/doctest.h>
 #include <signal.h>
 

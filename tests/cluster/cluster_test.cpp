@@ -2,6 +2,7 @@
 // seeds, test failure-detection profile) and route every key to its owner, whichever host a
 // request enters by. The first host starts without seeds; the others name its gossip endpoint,
 // read back from the `members` op, so no port is guessed.
+#include <mesh/wire/shard.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 #include <set>
 
 #include "cluster_support.hpp"
-#include "placement/placement.hpp"
+#include <mesh/placement/placement.hpp>
 
 using namespace mesh::test;
 using mesh::wire::op;
@@ -30,8 +31,8 @@ double ms_since(steady::time_point start, steady::time_point end = steady::now()
 
 /// The owner of `id` among `hosts` by the documented rendezvous placement (default shards).
 std::string rendezvous_owner(const std::vector<std::string>& hosts, const std::string& id) {
-  static const auto strategy = mesh::host::make_rendezvous();
-  const auto table = mesh::host::build_shard_table(*strategy, mesh::wire::default_shards, hosts);
+  static const auto strategy = mesh::placement::make_rendezvous();
+  const auto table = mesh::placement::build_shard_table(*strategy, mesh::wire::default_shards, hosts);
   return table.hosts[table.owner_of[mesh::wire::shard_for(id)]];
 }
 

@@ -13,7 +13,7 @@
 #include <tuple>
 
 #include "fuzz_target.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 #include "wire_limits.hpp"
 
 namespace mesh::fuzz {

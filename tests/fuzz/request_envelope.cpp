@@ -13,7 +13,8 @@
 
 #include "fuzz_target.hpp"
 #include "msgpack_reference.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/object_walk.hpp>
 #include "wire_limits.hpp"
 
 namespace mesh::fuzz {

@@ -3,7 +3,7 @@
 
 #include <array>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::fuzz {
 

@@ -1,4 +1,5 @@
 // A real meshd process, real plugins, real sockets on 127.0.0.1.
+#include <mesh/wire/shard.hpp>
 #include <doctest/doctest.h>
 
 #include <mesh/plugin_abi.h>

@@ -1,6 +1,6 @@
 // Placement: rendezvous and modulo over membership views, the published test vectors
 // (docs/PROTOCOL.md, "Placement"), and placement plugins loaded from real .so files.
-#include "placement/placement.hpp"
+#include "placement/placement_plugin.hpp"
 
 #include <dlfcn.h>
 #include <doctest/doctest.h>
@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/shard.hpp>
 
 using namespace mesh::host;
+using namespace mesh::placement;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "cluster_support.hpp"
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 
 namespace mesh::test {
 namespace {

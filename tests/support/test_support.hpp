@@ -22,7 +22,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 extern char** environ;
 

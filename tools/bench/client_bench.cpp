@@ -17,7 +17,7 @@
 #include "child_process.hpp"
 #include "dealer_load.hpp"
 #include "runtime_load.hpp"
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 
 namespace mesh::bench {
 namespace {

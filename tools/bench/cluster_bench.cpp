@@ -24,8 +24,9 @@
 #include "dealer_load.hpp"
 #include "meshd_hosts.hpp"
 #include "paired_rounds.hpp"
-#include "placement/placement.hpp"
-#include "wire/wire.hpp"
+#include <mesh/placement/placement.hpp>
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/shard.hpp>
 
 namespace mesh::bench {
 namespace {
@@ -45,8 +46,8 @@ std::string fixed(double v, int digits = 1) {
 /// the hosts use (rendezvous, `shards` shards).
 std::vector<std::string> ids_owned_by(const std::string& owner, std::vector<std::string> hosts,
                                       uint32_t shards, const std::string& prefix, uint64_t count) {
-  const auto strategy = host::make_rendezvous();
-  const host::shard_table table = host::build_shard_table(*strategy, shards, std::move(hosts));
+  const auto strategy = placement::make_rendezvous();
+  const placement::shard_table table = placement::build_shard_table(*strategy, shards, std::move(hosts));
   std::vector<std::string> ids;
   ids.reserve(count);
   for (uint64_t i = 0; ids.size() < count; ++i) {

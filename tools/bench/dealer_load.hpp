@@ -16,7 +16,7 @@
 
 #include "bench_options.hpp"
 #include "bench_report.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::bench {
 

@@ -13,7 +13,7 @@
 #include "bench_options.hpp"
 #include "child_process.hpp"
 #include "dealer_load.hpp"
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
 namespace mesh::bench {
 

@@ -16,8 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "security/curve_keys.hpp"
-#include "wire/wire.hpp"
+#include <mesh/security/curve_keys.hpp>
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/shard.hpp>
 
 namespace {
 

@@ -27,7 +27,8 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
+#include <mesh/wire/shard.hpp>
 
 namespace mesh::client {
 

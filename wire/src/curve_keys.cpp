@@ -1,4 +1,4 @@
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,17 +1,17 @@
 // Placement: which host owns a shard of a capability. Pure functions of the membership view,
 // so every host (and a smart client) with the same view computes the same owner.
 // The rendezvous weight and the tie rule are part of the wire contract (docs/PROTOCOL.md,
-// "Placement"); the custom-strategy ABI is plugin-sdk/include/mesh/placement_abi.h.
+// "Placement"). Strategies from plugins (plugin-sdk/include/mesh/placement_abi.h) are the
+// host's: host/placement/placement_plugin.hpp.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <tl/expected.hpp>
 #include <vector>
 
-namespace mesh::host {
+namespace mesh::placement {
 
 /// Chooses the owner of a shard among candidate hosts. Implementations are immutable after
 /// construction: owner() may be called from several threads at once.
@@ -34,17 +34,6 @@ std::unique_ptr<placement_strategy> make_rendezvous();
 /// shard % hosts.size() over the sorted host list: what eigr/mesh does. Not the default: going
 /// from n to n+1 hosts moves about n/(n+1) of the shards (75% for 3 -> 4).
 std::unique_ptr<placement_strategy> make_modulo();
-/// A custom strategy from a shared library exporting the placement ABI
-/// (plugin-sdk/include/mesh/placement_abi.h). Checks the ABI version first, then the name, then
-/// probes the owner function (in range, deterministic); refused with a reason naming the file
-/// otherwise. The returned strategy keeps the library loaded for its whole lifetime.
-tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_plugin(
-    const std::string& path);
-/// "rendezvous", "modulo" or a path to a placement plugin (a file name ending in ".so");
-/// anything else is refused with the list of accepted forms. Meant for start-up config.
-tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
-    const std::string& spec);
-
 /// The documented rendezvous weight, part of the wire contract (docs/PROTOCOL.md):
 /// fmix64(id_hash(host bytes) XOR (shard * 0x9E3779B97F4A7C15 mod 2^64)), with id_hash from
 /// mesh::wire and fmix64 the MurmurHash3 finalizer that id_hash ends with.
@@ -62,4 +51,4 @@ struct shard_table {
 shard_table build_shard_table(const placement_strategy& strategy, uint32_t shards,
                               std::vector<std::string> hosts);
 
-}  // namespace mesh::host
+}  // namespace mesh::placement

@@ -1,7 +1,9 @@
-#include "wire/wire.hpp"
+#include <mesh/wire/envelope.hpp>
 
-#include "wire/msgpack_reader.hpp"
+#include <mesh/wire/msgpack_reader.hpp>
+#include <mesh/wire/object_walk.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -10,24 +12,8 @@
 namespace mesh::wire {
 namespace {
 
-constexpr std::array<std::string_view, error_code_count> error_names = {
-    "bad_request",     "unsupported_version", "too_large",       "unknown_op",
-    "unknown_capability", "capability_not_served", "unknown_module", "capability_mismatch",
-    "activation_failed", "actor_error",       "rejected",        "bad_reply",
-    "timeout",         "overloaded",          "shutting_down",   "internal",
-    "wrong_owner"};
-
-constexpr std::array<std::string_view, op_count> op_names = {
-    "call", "cast", "register_capabilities", "capabilities", "shard", "ping",
-    "members", "nodes_for", "owner", "stats", "actors"};
-static_assert(static_cast<size_t>(error_code::wrong_owner) + 1 == error_code_count);
-
 tl::unexpected<error> bad(std::string message) {
   return tl::unexpected(error{error_code::bad_request, std::move(message)});
-}
-
-std::string_view as_string(const msgpack_reader::item& it) {
-  return {reinterpret_cast<const char*>(it.bytes), it.size};
 }
 
 bytes_view as_bytes(const msgpack_reader::item& it) { return {it.bytes, it.size}; }
@@ -57,73 +43,7 @@ field field_of(std::string_view key) {
   }
 }
 
-/// What walk_object holds an object to.
-struct walk_limits {
-  size_t max_depth;   ///< nested containers, the object itself counting as 1 if it is one
-  size_t max_array;
-  size_t max_map;
-  size_t max_string;
-  bool allow_ext;
-};
-
-/// What a value in the envelope's root map is held to: the map itself is one level deep.
-walk_limits inside_envelope(const decode_limits& limits) {
-  return {limits.max_depth > 0 ? limits.max_depth - 1 : 0, limits.max_array, limits.max_map,
-          limits.max_string, false};
-}
-
-/// The deepest nesting walk_object follows, whatever the limits ask.
-constexpr size_t max_walk_depth = 64;
-
-/// Reads one whole object, whatever its type, holding it to `lim`. Every container's declared
-/// size must also fit in the bytes left (each element takes at least one), so a forged count
-/// fails at once. Returns nullptr, or why the object was refused.
-const char* walk_object(msgpack_reader& r, const walk_limits& lim) {
-  using kind = msgpack_reader::kind;
-  const size_t max_depth = std::min(lim.max_depth, max_walk_depth);
-  uint64_t outer_left[max_walk_depth];  // elements left in each enclosing container
-  size_t depth = 0;
-  uint64_t left = 1;  // elements left at this level
-  msgpack_reader::item it;
-  for (;;) {
-    if (!r.next(it)) return "envelope is not valid MessagePack";
-    --left;
-    if (it.type == kind::str && it.size > lim.max_string)
-      return "envelope exceeds a decode limit: str size";
-    if (it.type == kind::ext && !lim.allow_ext) return "envelope exceeds a decode limit: ext size";
-    if (it.type == kind::array || it.type == kind::map) {
-      const bool map = it.type == kind::map;
-      if (depth + 1 > max_depth) return "envelope exceeds a decode limit: depth";
-      if (it.size > (map ? lim.max_map : lim.max_array))
-        return map ? "envelope exceeds a decode limit: map size"
-                   : "envelope exceeds a decode limit: array size";
-      const uint64_t elements = map ? uint64_t{2} * it.size : it.size;
-      if (elements > r.remaining()) return "envelope is not valid MessagePack";
-      if (elements > 0) {
-        outer_left[depth++] = left;
-        left = elements;
-      }
-    }
-    while (left == 0) {
-      if (depth == 0) return nullptr;
-      left = outer_left[--depth];
-    }
-  }
-}
-
 }  // namespace
-
-std::string_view to_string(error_code code) noexcept {
-  return error_names[static_cast<size_t>(code)];
-}
-
-std::optional<error_code> error_code_from_string(std::string_view name) noexcept {
-  for (size_t i = 0; i < error_names.size(); ++i)
-    if (error_names[i] == name) return static_cast<error_code>(i);
-  return std::nullopt;
-}
-
-std::string_view to_string(op kind) noexcept { return op_names[static_cast<size_t>(kind)]; }
 
 tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
                                             const decode_limits& limits) {
@@ -166,12 +86,11 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
     } else if (f == field::op) {
       if (v.type != kind::str) return bad("\"op\" must be a string");
       const std::string_view name = as_string(v);
-      size_t j = 0;
-      while (j < op_names.size() && op_names[j] != name) ++j;
-      if (j == op_names.size())
+      const std::optional<op> kind_named = op_from_string(name);
+      if (!kind_named)
         return tl::unexpected(
             error{error_code::unknown_op, "unknown op \"" + std::string(name) + "\""});
-      req.kind = static_cast<op>(j);
+      req.kind = *kind_named;
       have_op = true;
     } else if (f == field::rid) {
       if (v.type != kind::uint) return bad("\"rid\" must be an unsigned integer");
@@ -420,74 +339,6 @@ void encode_error(buffer& out, uint64_t rid, error_code code, std::string_view m
     pack_key(out, "owner");
     pack_str(out, owner);
   }
-}
-
-void encode_forward_header(buffer& out, const forward_header& h) {
-  msgpack::packer<buffer> pk(out);
-  const bool request = !h.from.empty();
-  const bool addressed = request && h.to_incarnation != 0;
-  pk.pack_map(2 + (request ? 3 : 0) + (addressed ? 1 : 0) + (h.retry ? 2 : 0));
-  pack_key(out, "v");
-  pk.pack_uint32(protocol_version);
-  pack_key(out, "fwd");
-  pk.pack_uint64(h.fseq);
-  if (request) {
-    pack_key(out, "from");
-    pack_str(out, h.from);
-    pack_key(out, "epoch");
-    pk.pack_uint64(h.epoch);
-    pack_key(out, "hops");
-    pk.pack_uint32(h.hops);
-    if (addressed) {
-      pack_key(out, "inc");
-      pk.pack_uint64(h.to_incarnation);
-    }
-  }
-  if (h.retry) {
-    pack_key(out, "retry");
-    pk.pack_true();
-    pack_key(out, "owner");
-    pack_str(out, h.owner);
-  }
-}
-
-std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t size) {
-  // Read on every forwarded request and reply: no zone, no object tree. Each value is walked
-  // whole under the default limits, then its header is read again where it started.
-  using kind = msgpack_reader::kind;
-  const decode_limits limits;
-  msgpack_reader r(data, size);
-  msgpack_reader::item root, k, v;
-  if (!r.next(root) || root.type != kind::map || root.size > limits.max_map) return std::nullopt;
-  const walk_limits nested = inside_envelope(limits);
-  forward_header h;
-  bool have_fwd = false;
-  for (uint32_t i = 0; i < root.size; ++i) {
-    if (!r.next(k) || k.type != kind::str || k.size > limits.max_string) return std::nullopt;
-    const uint8_t* value_at = r.position();
-    if (walk_object(r, nested) != nullptr) return std::nullopt;
-    msgpack_reader value(value_at, static_cast<size_t>(r.position() - value_at));
-    (void)value.next(v);  // walk_object read this header already
-    const std::string_view key = as_string(k);
-    if (key == "fwd" && v.type == kind::uint) {
-      h.fseq = v.uint;
-      have_fwd = true;
-    } else if (key == "from" && v.type == kind::str) {
-      h.from = std::string(as_string(v));
-    } else if (key == "epoch" && v.type == kind::uint) {
-      h.epoch = v.uint;
-    } else if (key == "hops" && v.type == kind::uint) {
-      h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.uint, UINT32_MAX));
-    } else if (key == "inc" && v.type == kind::uint) {
-      h.to_incarnation = v.uint;
-    } else if (key == "retry" && v.type == kind::boolean) {
-      h.retry = v.boolean;
-    } else if (key == "owner" && v.type == kind::str) {
-      h.owner = std::string(as_string(v));
-    }
-  }
-  if (!r.at_end() || !have_fwd) return std::nullopt;
-  return h;
 }
 
 namespace {
@@ -753,26 +604,6 @@ tl::expected<reply, error> decode_reply(const uint8_t* data, size_t size, msgpac
   if (!reader.read(*stored, 1)) return refused(reader);
   rep->envelope = stored;
   return rep;
-}
-
-uint64_t id_hash(bytes_view id) noexcept {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
-  for (size_t i = 0; i < id.size; ++i) {
-    h ^= id.data[i];
-    h *= 0x100000001b3ULL;  // FNV-1a 64 prime
-  }
-  return fmix64(h);  // spreads FNV's weak low bits before the modulo
-}
-
-uint32_t shard_for(bytes_view id, uint32_t shards) noexcept {
-  if (shards == 0) return 0;
-  return static_cast<uint32_t>(id_hash(id) % shards);
-}
-
-bool is_single_object(const uint8_t* data, size_t size, size_t max_depth) noexcept {
-  msgpack_reader r(data, size);
-  const walk_limits any{max_depth, SIZE_MAX, SIZE_MAX, SIZE_MAX, true};
-  return walk_object(r, any) == nullptr && r.at_end();
 }
 
 }  // namespace mesh::wire

@@ -1,4 +1,6 @@
 #include "mesh/client.hpp"
+#include <mesh/wire/object_walk.hpp>
+#include <mesh/wire/shard.hpp>
 
 #include <algorithm>
 #include <queue>
@@ -8,9 +10,9 @@
 #include <utility>
 #include <zmq.hpp>
 
-#include "placement/placement.hpp"
+#include <mesh/placement/placement.hpp>
 #include "request_table.hpp"
-#include "security/curve_keys.hpp"
+#include <mesh/security/curve_keys.hpp>
 
 namespace mesh::client {
 namespace {
@@ -261,7 +263,7 @@ struct client::impl {
   /// The placement of one capability in the current view, and the peers of its hosts
   /// (parallel to table.hosts, connected on first use).
   struct route_table {
-    host::shard_table table;
+    placement::shard_table table;
     std::vector<peer*> peers;
     std::vector<uint64_t> incarnations;  ///< of table.hosts, as the view lists them
   };
@@ -301,7 +303,7 @@ struct client::impl {
 
   // The view the client routes by.
   members_info view;
-  std::unique_ptr<host::placement_strategy> strategy;  // nullptr: route via any host
+  std::unique_ptr<placement::placement_strategy> strategy;  // nullptr: route via any host
   std::unordered_map<std::string, std::string> endpoint_of;  // routable host -> endpoint
   // Per capability, built on first use and dropped with the view.
   mutable std::unordered_map<std::string, route_table, string_hash, std::equal_to<>> tables;
@@ -384,7 +386,7 @@ struct client::impl {
         if (m.routable() && std::find(m.capabilities.begin(), m.capabilities.end(),
                                       capability) != m.capabilities.end())
           hosts.push_back(m.name);
-      route_table r{host::build_shard_table(*strategy, shards(), std::move(hosts)), {}, {}};
+      route_table r{placement::build_shard_table(*strategy, shards(), std::move(hosts)), {}, {}};
       r.peers.assign(r.table.hosts.size(), nullptr);
       for (const auto& h : r.table.hosts) {
         const member_info* m = member(h);
@@ -596,9 +598,9 @@ struct client::impl {
     for (const auto& m : view.members)
       if (m.routable()) endpoint_of.emplace(m.name, m.endpoint);
     if (view.strategy == "rendezvous") {
-      if (!strategy || strategy->name() != "rendezvous") strategy = host::make_rendezvous();
+      if (!strategy || strategy->name() != "rendezvous") strategy = placement::make_rendezvous();
     } else if (view.strategy == "modulo") {
-      if (!strategy || strategy->name() != "modulo") strategy = host::make_modulo();
+      if (!strategy || strategy->name() != "modulo") strategy = placement::make_modulo();
     } else {
       strategy.reset();  // a placement plugin, or an old host: let the hosts route
     }

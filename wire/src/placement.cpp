@@ -1,12 +1,12 @@
-#include "placement/placement.hpp"
+#include <mesh/placement/placement.hpp>
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
-#include "wire/wire.hpp"
+#include <mesh/wire/shard.hpp>
 
-namespace mesh::host {
+namespace mesh::placement {
 namespace {
 
 class rendezvous_strategy final : public placement_strategy {
@@ -68,4 +68,4 @@ shard_table build_shard_table(const placement_strategy& strategy, uint32_t shard
   return table;
 }
 
-}  // namespace mesh::host
+}  // namespace mesh::placement

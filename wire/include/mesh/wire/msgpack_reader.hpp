@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 namespace mesh::wire {
 
@@ -175,5 +176,10 @@ class msgpack_reader {
   const uint8_t* p_;
   const uint8_t* end_;
 };
+
+/// The body of a str, bin or ext item as characters.
+inline std::string_view as_string(const msgpack_reader::item& it) noexcept {
+  return {reinterpret_cast<const char*>(it.bytes), it.size};
+}
 
 }  // namespace mesh::wire

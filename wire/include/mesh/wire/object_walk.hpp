@@ -1,0 +1,39 @@
+// Walking one whole MessagePack object under limits, without building anything: how every
+// decoder checks a value before it reads it, and how the host checks that an actor's reply is
+// exactly one object.
+#pragma once
+
+#include <mesh/wire/msgpack_reader.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mesh::wire {
+
+struct decode_limits;
+
+/// What walk_object holds an object to.
+struct walk_limits {
+  size_t max_depth;   ///< nested containers, the object itself counting as 1 if it is one
+  size_t max_array;
+  size_t max_map;
+  size_t max_string;
+  bool allow_ext;
+};
+
+/// What a value in the envelope's root map is held to: the map itself is one level deep.
+walk_limits inside_envelope(const decode_limits& limits) noexcept;
+
+/// The deepest nesting walk_object follows, whatever the limits ask.
+inline constexpr size_t max_walk_depth = 64;
+
+/// Reads one whole object, whatever its type, holding it to `lim`. Every container's declared
+/// size must also fit in the bytes left (each element takes at least one), so a forged count
+/// fails at once. Returns nullptr, or why the object was refused.
+const char* walk_object(msgpack_reader& r, const walk_limits& lim) noexcept;
+
+/// Checks that `data` is exactly one MessagePack object within `max_depth` nesting (at most 64)
+/// whose declared container sizes fit in the bytes. Cheap: walks without building anything.
+bool is_single_object(const uint8_t* data, size_t size, size_t max_depth = 64) noexcept;
+
+}  // namespace mesh::wire
