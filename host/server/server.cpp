@@ -665,15 +665,12 @@ void server::retry_forward(uint64_t fseq) {
     serve_locally(std::move(in), *req);
     return;
   }
-  // Our view still names the host that refused: trust its hint if we know that host.
-  if (f.refused && owner->name == f.target && !f.hint.empty() && f.hint != f.target) {
-    if (const auto* hinted = routes_->view().find(f.hint)) {
-      if (hinted->name == config_.name) {
-        serve_locally(std::move(in), *req);
-        return;
-      }
-      owner = hinted;
-    }
+  // Our view still names the host that refused: trust its hint if it names a third host we
+  // know. A hint that names this host never makes it serve: only its own view may (CLUSTER.md),
+  // so the request goes back to the owner of that view, which will have caught up.
+  if (f.refused && owner->name == f.target && !f.hint.empty() && f.hint != f.target &&
+      f.hint != config_.name) {
+    if (const auto* hinted = routes_->view().find(f.hint)) owner = hinted;
   }
   forward_to(std::move(in), *owner, attempts, owner->name == f.target ? f.unreachable : 0);
 }
