@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <msgpack.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -61,6 +62,11 @@ struct decode_limits {
 /// copied; nothing is allocated unless the request lists capabilities or is refused.
 tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
                                             const decode_limits& limits = {});
+/// The `rid` of a request that decode_request refused, so that the refusal can echo it: the
+/// frame must be one MessagePack map (under `limits`) whose "rid" is an unsigned integer;
+/// otherwise nullopt (the reply then carries rid 0). For the error path only.
+std::optional<uint64_t> read_rid(const uint8_t* data, size_t size,
+                                 const decode_limits& limits = {}) noexcept;
 
 /// Which activation served a call.
 struct actor_ref {
