@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, and starts the seed's three-host
-# cluster on loopback with the example plugins:
+# The README's main command: installs what is missing, builds only what it and the README's
+# Quick start run (meshd, meshctl, the example plugins, the C++ client's example program; no
+# tests, no mesh-bench), and starts the seed's three-host cluster on loopback with the example
+# plugins:
 #   node1 serves game; node2 serves chat; node3 serves game, chat and payment.
 # Then it shows with meshctl which host serves which actor, whichever host is asked. The hosts
 # keep serving until Ctrl-C (or pass --once to stop after the demo).
@@ -11,8 +13,9 @@ once=false
 [[ "${1:-}" == "--once" ]] && once=true
 
 "$root/tools/install-deps.sh"
-echo "building into $build (log: $build.log) ..."
-MESH_BUILD_DIR=$build "$root/tools/build.sh" > "$build.log" 2>&1 || {
+echo "building meshd, meshctl and the example plugins into $build (log: $build.log) ..."
+MESH_BUILD_DIR=$build MESH_BUILD_TARGETS="meshd meshctl mesh_counter mesh_echo mesh_examples
+  mesh-client-example" "$root/tools/build.sh" > "$build.log" 2>&1 || {
   tail -50 "$build.log"; echo "build failed (full log: $build.log)" >&2; exit 1; }
 
 meshd="$build/host/meshd"

@@ -6,11 +6,7 @@
 #include <string>
 
 #include "fuzz_target.hpp"
-#if __has_include("mesh/client.hpp")
-#include "mesh/client.hpp"
-#else
-#include "client/client.hpp"
-#endif
+#include <mesh/client.hpp>
 
 namespace mesh::fuzz {
 namespace {

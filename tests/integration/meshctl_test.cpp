@@ -1,12 +1,9 @@
 // The real meshctl binary against a real meshd on 127.0.0.1: what it prints and how it exits.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 
 #include "test_support.hpp"
 
@@ -18,11 +15,7 @@ const std::filesystem::path examples = MESH_EXAMPLE_PLUGIN_DIR;
 const std::filesystem::path fixtures = MESH_FIXTURE_PLUGIN_DIR;
 
 /// How a finished (or killed) command went.
-struct command_result {
-  std::optional<int> status;  ///< exit code, -signal, or nullopt if it had to be killed
-  std::string out, err;
-  std::chrono::milliseconds elapsed{0};
-
+struct command_result : mesh::tools::command_output {
   /// stdout parsed as one JSON document (fails the test with the output if it is not).
   json doc() const {
     INFO("stdout: " << out << "\nstderr: " << err);
@@ -32,93 +25,12 @@ struct command_result {
   }
 };
 
-/// Closes a file descriptor on scope exit.
-struct fd_owner {
-  int fd = -1;
-  ~fd_owner() { close(); }
-  void close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-};
-
 /// Runs `argv` with stdin from /dev/null, capturing stdout and stderr, with `extra_env` added to
 /// the environment. The command is killed (SIGKILL) if it has not finished after `timeout`.
 command_result run_command(const std::vector<std::string>& argv,
                            std::chrono::milliseconds timeout = 30s,
                            const std::vector<std::string>& extra_env = {}) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + timeout;
-  std::array<int, 2> out_pipe{}, err_pipe{};
-  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  fd_owner out_read{out_pipe[0]}, out_write{out_pipe[1]};
-  if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  fd_owner err_read{err_pipe[0]}, err_write{err_pipe[1]};
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_write.fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err_write.fd, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> env;
-  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
-  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
-  env.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  out_write.close();
-  err_write.close();
-
-  command_result result;
-  bool killed = false;
-  std::array<pollfd, 2> fds{pollfd{out_read.fd, POLLIN, 0}, pollfd{err_read.fd, POLLIN, 0}};
-  std::array<std::string*, 2> sinks{&result.out, &result.err};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-      if (got > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
-        fds[i].fd = -1;  // EOF: poll ignores negative descriptors
-      }
-    }
-  }
-  // Both pipes are closed (or the child was killed): the exit follows promptly.
-  int status = 0;
-  for (;;) {
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) break;
-    if (!killed && std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
-  if (!killed) {
-    if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) result.status = -WTERMSIG(status);
-  }
-  return result;
+  return {mesh::tools::run_command(argv, timeout, extra_env)};
 }
 
 /// Runs meshctl with `args` (endpoint included by the caller where needed).
@@ -142,6 +54,16 @@ struct ctl_host {
   command_result ctl(std::vector<std::string> args) const {
     args.insert(args.begin(), {"--connect", host->endpoint()});
     return meshctl(std::move(args));
+  }
+};
+
+/// Closes a file descriptor on scope exit.
+struct fd_owner {
+  int fd = -1;
+  ~fd_owner() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
   }
 };
 

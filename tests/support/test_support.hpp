@@ -2,10 +2,7 @@
 // small DEALER client speaking the wire protocol. Every wait is bounded.
 #pragma once
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,7 +21,8 @@
 
 #include <mesh/wire/envelope.hpp>
 
-extern char** environ;
+#include "child_process.hpp"
+#include "temp_dir.hpp"
 
 namespace mesh::test {
 
@@ -42,92 +40,10 @@ inline bool wait_until(const std::function<bool()>& condition,
   return condition();
 }
 
-/// A fresh directory under /tmp, removed with everything in it on destruction.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mesh-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const noexcept { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Copies a plugin into `dir` the way users should: to a temporary name, then rename.
-inline void install_plugin(const std::filesystem::path& plugin, const std::filesystem::path& dir) {
-  const auto tmp = dir / (plugin.filename().string() + ".part");
-  std::filesystem::copy_file(plugin, tmp, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::rename(tmp, dir / plugin.filename());
-}
-
-/// A child process started with posix_spawn; stdout and stderr go to `log`. Killed (SIGKILL)
-/// on destruction if still running.
-class child_process {
- public:
-  child_process(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
-  ~child_process() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      wait(5s);
-    }
-  }
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-
-  bool running() {
-    if (exited_) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      status_ = status;
-    }
-    return !exited_;
-  }
-
-  void signal(int sig) { ::kill(pid_, sig); }
-
-  /// Waits up to `timeout` for the exit; returns the exit code, or -signal, or nullopt.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    if (!wait_until([this] { return !running(); }, timeout)) return std::nullopt;
-    if (WIFEXITED(status_)) return WEXITSTATUS(status_);
-    return -WTERMSIG(status_);
-  }
-
-  pid_t pid() const noexcept { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
-};
+/// Child processes (meshd, meshctl, the client example): started by posix_spawn, signalled
+/// only by their own pid, SIGKILL on destruction (tools/child_process).
+using tools::child_process;
+using tools::child_options;
 
 /// A real meshd on 127.0.0.1 with a free port, its own plugin directory and log.
 class meshd_process {
@@ -140,16 +56,10 @@ class meshd_process {
                                      plugins_dir.string(), "--ready-file", ready_.string(),
                                      "--scan-interval", "100ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    process_.emplace(argv, log_);
-    if (!wait_until([this] { return std::filesystem::exists(ready_) || !process_->running(); },
-                    15s) ||
-        !std::filesystem::exists(ready_))
-      throw std::runtime_error("meshd did not start; log:\n" + log());
-    endpoint_ = read_file(ready_);
-    while (!endpoint_.empty() && (endpoint_.back() == '\n')) endpoint_.pop_back();
+    process_.emplace(argv, child_options{.log = log_, .ready_file = ready_, .ready_timeout = 15s});
   }
 
-  const std::string& endpoint() const noexcept { return endpoint_; }
+  const std::string& endpoint() const noexcept { return process_->endpoint(); }
   std::string log() const { return read_file(log_); }
   child_process& process() { return *process_; }
 
@@ -157,7 +67,6 @@ class meshd_process {
   temp_dir dir_;
   std::filesystem::path ready_, log_;
   std::optional<child_process> process_;
-  std::string endpoint_;
 };
 
 /// A decoded reply that owns its data.

@@ -14,7 +14,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "child_process.hpp"
+#include "helper_process.hpp"
 #include "dealer_load.hpp"
 #include "runtime_load.hpp"
 #include <mesh/security/curve_keys.hpp>
@@ -78,7 +78,8 @@ void run_client(const bench_options& options, const std::string& self, bench_rep
   std::optional<child_process> meshd;
   std::string endpoint = o.connect;
   if (endpoint.empty()) {
-    meshd.emplace(meshd_argv, dir.path() / "meshd.ready", dir.path() / "meshd.log", start_timeout);
+    meshd.emplace(meshd_argv, helper_options(dir.path() / "meshd.ready", dir.path() / "meshd.log",
+                                             start_timeout));
     endpoint = meshd->endpoint();
     progress(mode, "started meshd (pid " + std::to_string(meshd->pid()) + ", " +
                        std::to_string(o.workers) + " workers) on " + endpoint);
@@ -86,9 +87,10 @@ void run_client(const bench_options& options, const std::string& self, bench_rep
   } else {
     report.note("client_host", endpoint + " (workers as configured there)");
   }
-  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
-                      (dir.path() / "echo.ready").string()},
-                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  child_process echo(
+      {self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+       (dir.path() / "echo.ready").string()},
+      helper_options(dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout));
   progress(mode, "started raw ZeroMQ echo (pid " + std::to_string(echo.pid()) + ") on " +
                      echo.endpoint());
 

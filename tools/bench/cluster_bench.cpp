@@ -20,7 +20,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "child_process.hpp"
+#include "helper_process.hpp"
 #include "dealer_load.hpp"
 #include "meshd_hosts.hpp"
 #include "paired_rounds.hpp"
@@ -68,8 +68,8 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
 
   // Host A, then its gossip endpoint (the first view reaches the server just after the ready
   // file, so the members op may not name it at once).
-  child_process a(meshd_args(o, name_a, dir.path() / "a.ready", "", "bench"), dir.path() / "a.ready",
-                  dir.path() / "a.log", start_timeout);
+  child_process a(meshd_args(o, name_a, dir.path() / "a.ready", "", "bench"),
+                  helper_options(dir.path() / "a.ready", dir.path() / "a.log", start_timeout));
   mesh_load a_ctl({a.endpoint()}, false, o);
   std::string gossip_a;
   if (!wait_until([&] { return !(gossip_a = view_of(a_ctl).self_gossip).empty(); }, start_timeout))
@@ -77,8 +77,8 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
   progress(mode, "started meshd A " + name_a + " (pid " + std::to_string(a.pid()) + ") on " +
                      a.endpoint() + ", gossip " + gossip_a);
 
-  child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a, "bench"), dir.path() / "b.ready",
-                  dir.path() / "b.log", start_timeout);
+  child_process b(meshd_args(o, name_b, dir.path() / "b.ready", gossip_a, "bench"),
+                  helper_options(dir.path() / "b.ready", dir.path() / "b.log", start_timeout));
   mesh_load b_ctl({b.endpoint()}, false, o);
   progress(mode, "started meshd B " + name_b + " (pid " + std::to_string(b.pid()) + ") on " +
                      b.endpoint() + ", seeded with A's gossip endpoint");
@@ -97,9 +97,10 @@ void run_cluster(const bench_options& o, const std::string& self, bench_report& 
       std::chrono::duration<double, std::milli>(clock::now() - converge_start).count();
   progress(mode, "A and B see each other (same epoch) after " + fixed(converge_ms, 0) + " ms");
 
-  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
-                      (dir.path() / "echo.ready").string()},
-                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  child_process echo(
+      {self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+       (dir.path() / "echo.ready").string()},
+      helper_options(dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout));
   progress(mode, "started raw ZeroMQ echo (pid " + std::to_string(echo.pid()) + ") on " +
                      echo.endpoint());
 
@@ -252,9 +253,10 @@ void run_scale(const bench_options& o, const std::string& self, bench_report& re
   temp_dir dir;
   const milliseconds start_timeout(15'000);
   zmq::context_t context(1);
-  child_process echo({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
-                      (dir.path() / "echo.ready").string()},
-                     dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout);
+  child_process echo(
+      {self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
+       (dir.path() / "echo.ready").string()},
+      helper_options(dir.path() / "echo.ready", dir.path() / "echo.log", start_timeout));
   dealer raw(context, echo.endpoint(), o);
 
   const std::vector<std::string> names = {"scale-a", "scale-b", "scale-c"};

@@ -69,8 +69,8 @@ void meshd_cluster::add(const std::string& name, const std::string& capabilities
   const milliseconds start_timeout(15'000), converge_timeout(15'000);
   const auto ready = dir_ / (name + ".ready");
   hosts_.push_back(std::make_unique<child_process>(
-      meshd_args(options_, name, ready, seed_gossip_, capabilities), ready,
-      dir_ / (name + ".log"), start_timeout));
+      meshd_args(options_, name, ready, seed_gossip_, capabilities),
+      helper_options(ready, dir_ / (name + ".log"), start_timeout)));
   names_.push_back(name);
   mesh_load ctl({hosts_.front()->endpoint()}, false, options_);
   if (seed_gossip_.empty() &&

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bench_options.hpp"
-#include "child_process.hpp"
+#include "helper_process.hpp"
 #include "dealer_load.hpp"
 #include <mesh/wire/envelope.hpp>
 

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "child_process.hpp"
+#include "helper_process.hpp"
 
 namespace mesh::bench {
 

@@ -21,7 +21,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "child_process.hpp"
+#include "helper_process.hpp"
 #include "cluster_bench.hpp"
 #include "dealer_load.hpp"
 #include "meshd_hosts.hpp"
@@ -97,10 +97,14 @@ struct single_host {
 class suite {
  public:
   suite(const bench_options& o, const std::string& self, bench_report& report)
-      : o_(o), s_(o.suite), report_(report), dir_(),
+      : o_(o),
+        s_(o.suite),
+        report_(report),
+        dir_(),
         echo_({self, "raw-echo", "--listen", "tcp://127.0.0.1:*", "--ready-file",
                (dir_.path() / "echo.ready").string()},
-              dir_.path() / "echo.ready", dir_.path() / "echo.log", milliseconds(15'000)),
+              helper_options(dir_.path() / "echo.ready", dir_.path() / "echo.log",
+                             milliseconds(15'000))),
         raw_(context_, echo_.endpoint(), o),
         run_("u" + std::to_string(::getpid()) + "-" +
              std::to_string(clock::now().time_since_epoch().count() % 1'000'000) + "-") {

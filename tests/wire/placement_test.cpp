@@ -1,37 +1,22 @@
-// Placement: rendezvous and modulo over membership views, the published test vectors
-// (docs/PROTOCOL.md, "Placement"), and placement plugins loaded from real .so files.
-#include "placement/placement_plugin.hpp"
+// Placement: rendezvous and modulo over membership views (mesh_placement, pure functions), and
+// the published test vectors (docs/PROTOCOL.md, "Placement").
+#include <mesh/placement/placement.hpp>
 
-#include <dlfcn.h>
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <mesh/wire/envelope.hpp>
 #include <mesh/wire/shard.hpp>
 
-using namespace mesh::host;
 using namespace mesh::placement;
 
 namespace {
 
-const std::filesystem::path fixtures = MESH_PLACEMENT_FIXTURE_DIR;
 constexpr uint32_t shards = 4096;
-
-std::string fixture(const std::string& name) {
-  return (fixtures / ("libfixture_placement_" + name + ".so")).string();
-}
-
-std::string refusal(const std::string& spec) {
-  auto r = make_placement(spec);
-  REQUIRE_FALSE(r);
-  return r.error();
-}
 
 std::vector<std::string> names(const std::string& prefix, int n) {
   std::vector<std::string> out;
@@ -171,69 +156,3 @@ TEST_CASE("an empty host list gives an empty shard table") {
   CHECK(make_rendezvous()->owner(3, shards, {}) == 0);
 }
 
-TEST_CASE("make_placement builds rendezvous and modulo by name") {
-  auto r = make_placement("rendezvous");
-  REQUIRE(r);
-  CHECK((*r)->name() == "rendezvous");
-  auto m = make_placement("modulo");
-  REQUIRE(m);
-  CHECK((*m)->name() == "modulo");
-}
-
-TEST_CASE("a placement plugin is loaded and decides the owners") {
-  auto plugin = make_placement(fixture("first"));
-  REQUIRE_MESSAGE(plugin.has_value(), (plugin ? "" : plugin.error()));
-  CHECK((*plugin)->name() == "plugin:first");
-  // The library stays loaded while the strategy lives.
-  void* handle = ::dlopen(fixture("first").c_str(), RTLD_NOW | RTLD_NOLOAD);
-  CHECK(handle != nullptr);
-  if (handle != nullptr) ::dlclose(handle);
-  const shard_table t = build_shard_table(**plugin, shards, {"zeta", "alpha", "mu"});
-  REQUIRE(t.owner_of.size() == shards);
-  CHECK(std::all_of(t.owner_of.begin(), t.owner_of.end(), [](uint16_t i) { return i == 0; }));
-  CHECK(t.hosts[0] == "alpha");
-}
-
-TEST_CASE("a placement plugin with another ABI major is refused naming both versions") {
-  // The fixture's other entry points abort if called.
-  const std::string why = refusal(fixture("wrong_abi"));
-  CHECK(why.find(fixture("wrong_abi")) != std::string::npos);
-  CHECK(why.find("placement ABI 99.0") != std::string::npos);
-  CHECK(why.find("host placement ABI 1.0") != std::string::npos);
-}
-
-TEST_CASE("a placement plugin that answers an index out of range is refused at load") {
-  const std::string why = refusal(fixture("out_of_range"));
-  CHECK(why.find("returned owner index 1 for shard 0 of 64 among 1 hosts") != std::string::npos);
-}
-
-TEST_CASE("a placement plugin that answers differently for the same view is refused at load") {
-  CHECK(refusal(fixture("unstable")).find("not deterministic") != std::string::npos);
-}
-
-TEST_CASE("a placement plugin without an owner function is refused") {
-  CHECK(refusal(fixture("missing_owner")).find("missing entry point mesh_placement_owner") !=
-        std::string::npos);
-}
-
-TEST_CASE("a file named .so that is not a shared library is refused") {
-  const std::string path = (fixtures / "not_a_plugin.so").string();
-  const std::string why = refusal(path);
-  CHECK(why.find(path) != std::string::npos);
-  CHECK(why.find("not a loadable shared library") != std::string::npos);
-  CHECK(refusal((fixtures / "no_such_plugin.so").string()).find("not a loadable") !=
-        std::string::npos);
-}
-
-TEST_CASE("a placement that is neither a known name nor a .so path is refused") {
-  const std::vector<std::string> specs = {
-      "",           "consistent",
-      "Rendezvous", "placement.txt",
-      ".so",        (fixtures / "not_a_plugin.so.txt").string()};
-  for (const auto& spec : specs) {
-    CAPTURE(spec);
-    const std::string why = refusal(spec);
-    CHECK(why.find("unknown placement \"" + spec + "\"") != std::string::npos);
-    CHECK(why.find("expected rendezvous, modulo or a path") != std::string::npos);
-  }
-}

@@ -4,7 +4,7 @@
 #include "plugin/module_table.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "plugin/plugin_watcher.hpp"
-#include "test_support.hpp"
+#include "temp_dir.hpp"
 
 using namespace mesh::host;
 

@@ -3,13 +3,10 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "child_process.hpp"
 
 namespace mesh::discovery::test {
 
@@ -68,42 +65,9 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
-/// A child process (stdout and stderr to `log`), sent SIGKILL on destruction if still running.
-class child_process {
- public:
-  child_process(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
-  ~child_process() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      wait_until([this] { return !running(); }, 5s);
-    }
-  }
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-
-  bool running() {
-    if (exited_) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
-    return !exited_;
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
+/// A child process (dnsmasq; stdout and stderr to `log`), sent SIGKILL on destruction if still
+/// running (tools/child_process).
+using tools::child_process;
 
 /// A port that was free on 127.0.0.1 for UDP a moment ago (the caller retries on a clash).
 inline uint16_t free_udp_port() {

@@ -2,7 +2,7 @@
 and scripted ZeroMQ ROUTER peers. Every wait is bounded; only processes started here are
 stopped (terminate, wait, then kill).
 
-Environment (set by tests/python/CMakeLists.txt): MESHD (path of meshd),
+Environment (set by tests/clients/python/CMakeLists.txt): MESHD (path of meshd),
 MESH_EXAMPLE_PLUGIN_DIR, MESH_FIXTURE_PLUGIN_DIR, and PYTHONPATH including clients/python.
 """
 
