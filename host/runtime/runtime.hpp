@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "runtime/actor_directory.hpp"
+#include "runtime/string_hash.hpp"
 #include "runtime/task_queue.hpp"
 #include <mesh/wire/envelope.hpp>
 
@@ -31,14 +32,6 @@ namespace mesh::host {
 using clock = std::chrono::steady_clock;
 
 struct activation;
-
-/// Transparent string hash so the directory is searched with a string_view, no allocation.
-struct string_hash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
 
 /// One actor module as the runtime sees it. Owned by the dispatcher; never destroyed while the
 /// runtime lives (a module is never unloaded while anything of it may be alive).
