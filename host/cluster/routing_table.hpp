@@ -4,20 +4,24 @@
 
 #include <mesh/discovery/membership.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include <mesh/placement/placement.hpp>
-#include "runtime/runtime.hpp"
+#include "runtime/string_hash.hpp"
 
 namespace mesh::host {
 
+/// Shard -> owner host, per capability, for one membership view.
 class routing_table {
  public:
   /// An empty table: nothing is owned anywhere.
   routing_table() = default;
+  /// The table of `view` with `strategy` over `shards` shards; `self` names this host.
   routing_table(const discovery::member_view& view, const placement::placement_strategy& strategy,
                 uint32_t shards, std::string self);
   // Holds pointers into its own view: not copyable.
@@ -36,9 +40,13 @@ class routing_table {
   /// Every capability some host has, sorted.
   std::vector<std::string> capabilities() const;
 
+  /// The view the table was computed from (the table points into it).
   const discovery::member_view& view() const noexcept { return view_; }
+  /// The view's epoch (sent in forward headers).
   uint64_t epoch() const noexcept { return view_.epoch; }
+  /// Number of shards per capability.
   uint32_t shards() const noexcept { return shards_; }
+  /// This host's name.
   const std::string& self() const noexcept { return self_; }
 
  private:

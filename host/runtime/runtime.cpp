@@ -194,7 +194,7 @@ size_t runtime::run_slot_inline(activation* a, clock::time_point until, clock::t
   clock::time_point before = now;
   while (t != nullptr) {
     task* next = t->next;
-    run_task(a, t, before);
+    run_task(a, t, before, ran_on::dispatcher);
     ++ran;
     t = next;
     const clock::time_point after = clock::now();
@@ -320,7 +320,7 @@ void runtime::run_slot(activation* a) {
   a->lock.unlock();
   while (t != nullptr) {
     task* next = t->next;
-    run_task(a, t, clock::now());
+    run_task(a, t, clock::now(), ran_on::worker);
     t = next;
   }
   a->lock.lock();
@@ -333,13 +333,13 @@ void runtime::run_slot(activation* a) {
   }
 }
 
-void runtime::run_task(activation* a, task* t, clock::time_point now) {
+void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on where) {
   const actor_module& module = *a->module;
   outcome result;
   if (t->kind == wire::op::call && now > t->deadline) {
     result.code = wire::error_code::timeout;
     result.message = "the call's deadline passed while it waited for the actor";
-    sink_.complete(t, result);
+    finish(t, result, where);
     return;
   }
   output_buffer& out = thread_output();
@@ -359,7 +359,7 @@ void runtime::run_task(activation* a, task* t, clock::time_point now) {
       stats_.activation_failures.fetch_add(1, std::memory_order_relaxed);
       result.code = wire::error_code::activation_failed;
       result.message = message_of(out);
-      sink_.complete(t, result);
+      finish(t, result, where);
       return;
     }
     a->number.store(ctx.activation, std::memory_order_relaxed);
@@ -416,7 +416,7 @@ void runtime::run_task(activation* a, task* t, clock::time_point now) {
     a->module->instances.fetch_sub(1, std::memory_order_relaxed);
     stats_.deactivations_crash.fetch_add(1, std::memory_order_relaxed);
   }
-  sink_.complete(t, result);
+  finish(t, result, where);
 }
 
 void runtime::finish_retire(activation* a) {

@@ -6,7 +6,8 @@
 // - Each activation has a mailbox. An activation with mail is on the shared run queue at most
 //   once; a worker that pops it runs its handlers one after another, so one actor's handlers
 //   never overlap, while different actors run in parallel on `workers` threads.
-// - Results go back through a completion sink (usually a queue the dispatcher drains).
+// - Results go back through a completion sink: complete_on_worker() from a worker (usually onto
+//   a queue the dispatcher drains), complete_inline() from the dispatcher's own run_inline().
 #pragma once
 
 #include <mesh/plugin_abi.h>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "runtime/actor_directory.hpp"
+#include "runtime/string_hash.hpp"
 #include "runtime/task_queue.hpp"
 #include <mesh/wire/envelope.hpp>
 
@@ -31,14 +33,6 @@ namespace mesh::host {
 using clock = std::chrono::steady_clock;
 
 struct activation;
-
-/// Transparent string hash so the directory is searched with a string_view, no allocation.
-struct string_hash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
 
 /// One actor module as the runtime sees it. Owned by the dispatcher; never destroyed while the
 /// runtime lives (a module is never unloaded while anything of it may be alive).
@@ -88,11 +82,18 @@ struct task {
   task* next = nullptr;
 };
 
-/// Receives finished tasks. Called on a worker thread; must be quick and thread-safe.
+/// Receives finished tasks, each exactly once, through one of two entry points named for the
+/// thread that finished it.
 class completion_sink {
  public:
   virtual ~completion_sink() = default;
-  virtual void complete(task* t, const outcome& result) noexcept = 0;
+  /// A worker thread finished `t`: called on that worker; must be quick and thread-safe.
+  virtual void complete_on_worker(task* t, const outcome& result) noexcept = 0;
+  /// The dispatcher finished `t` itself, in run_inline(): called on the dispatcher thread, so
+  /// it needs no hand-over. By default the same as complete_on_worker().
+  virtual void complete_inline(task* t, const outcome& result) noexcept {
+    complete_on_worker(t, result);
+  }
 };
 
 /// An actor's slot in the directory: its mailbox and, while activated, the plugin's instance.
@@ -196,8 +197,18 @@ class runtime {
   bool handler_was_slow(clock::time_point started, clock::time_point ended) const noexcept;
   /// Puts `a` (scheduled, mailbox not empty) on the workers' run queue.
   void hand_to_workers(activation* a) { ready_.push(a); }
+  /// Which thread runs a task, and so which entry point of the sink it completes through.
+  enum class ran_on : bool { worker, dispatcher };
   /// Runs one request; `now` (read by the caller) checks its deadline and marks the actor active.
-  void run_task(activation* a, task* t, clock::time_point now);
+  void run_task(activation* a, task* t, clock::time_point now, ran_on where);
+  /// Hands `t` to the sink's entry point for `where`.
+  void finish(task* t, const outcome& result, ran_on where) noexcept {
+    if (where == ran_on::dispatcher) {
+      sink_.complete_inline(t, result);
+    } else {
+      sink_.complete_on_worker(t, result);
+    }
+  }
   void finish_retire(activation* a);
   bool try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
                   int64_t idle_before_ns);

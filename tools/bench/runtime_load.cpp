@@ -25,7 +25,7 @@ std::shared_ptr<host::loaded_plugin> load_example_plugin(const std::string& file
   return *plugin;
 }
 
-void queue_sink::complete(host::task* t, const host::outcome& result) noexcept {
+void queue_sink::complete_on_worker(host::task* t, const host::outcome& result) noexcept {
   if (!result.ok) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     try {

@@ -31,7 +31,7 @@ std::shared_ptr<host::loaded_plugin> load_example_plugin(const std::string& file
 /// Hands every finished task to the bench thread through a batch_queue; keeps the first failure.
 class queue_sink final : public host::completion_sink {
  public:
-  void complete(host::task* t, const host::outcome& result) noexcept override;
+  void complete_on_worker(host::task* t, const host::outcome& result) noexcept override;
 
   host::batch_queue<host::task*>& done() noexcept { return done_; }
   uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }

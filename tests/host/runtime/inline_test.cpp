@@ -36,7 +36,7 @@ struct quick_task : task {
 
 class sink_by_thread : public completion_sink {
  public:
-  void complete(task* t, const outcome& r) noexcept override {
+  void complete_on_worker(task* t, const outcome& r) noexcept override {
     auto* q = static_cast<quick_task*>(t);
     q->ok = r.ok;
     if (r.ok) {

@@ -35,7 +35,7 @@ struct test_task : task {
 
 class collecting_sink : public completion_sink {
  public:
-  void complete(task* t, const outcome& r) noexcept override {
+  void complete_on_worker(task* t, const outcome& r) noexcept override {
     auto* tt = static_cast<test_task*>(t);
     tt->ok = r.ok;
     tt->code = std::string(mesh::wire::to_string(r.code));
