@@ -1,9 +1,14 @@
 #include "server/host_stats.hpp"
 
 #include <cmath>
+#include <mesh/wire/name_table.hpp>
 
 namespace mesh::host {
 namespace {
+
+constexpr wire::name_table<member_change, member_change_count> member_change_names{
+    {"joined", "suspected", "recovered", "dead", "left"}};
+static_assert(member_change_names.complete());
 
 /// `us` microseconds as decimal seconds without exponent or trailing zeros: 10 -> "0.00001".
 std::string seconds_of_us(uint64_t us) {
@@ -86,7 +91,7 @@ uint64_t latency_histogram::quantile_us(double q) const noexcept {
 std::string_view outcome_name(size_t outcome) noexcept {
   if (outcome == outcome_ok) return "ok";
   if (outcome == outcome_forwarded) return "forwarded";
-  return wire::to_string(static_cast<wire::error_code>(outcome - 1));
+  return wire::to_string(static_cast<wire::error_code>(outcome));
 }
 
 std::string_view op_name(size_t op) noexcept {
@@ -94,21 +99,7 @@ std::string_view op_name(size_t op) noexcept {
   return wire::to_string(static_cast<wire::op>(op));
 }
 
-std::string_view to_string(member_change c) noexcept {
-  switch (c) {
-    case member_change::joined:
-      return "joined";
-    case member_change::suspected:
-      return "suspected";
-    case member_change::recovered:
-      return "recovered";
-    case member_change::dead:
-      return "dead";
-    case member_change::left:
-      return "left";
-  }
-  return "unknown";
-}
+std::string_view to_string(member_change c) noexcept { return member_change_names.name(c); }
 
 uint64_t stats_snapshot::timeouts() const noexcept {
   uint64_t n = 0;
