@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "config/factory_registry.hpp"
 #include "placement/placement_plugin.hpp"
 #include "plugin/versioned_library.hpp"
 
@@ -47,6 +48,17 @@ constexpr abi_contract placement_contract{MESH_PLACEMENT_ABI_VERSION_SYMBOL,
                                           " (not a placement plugin?)",
                                           MESH_PLACEMENT_ABI_VERSION, "placement ABI",
                                           "host placement ABI"};
+
+using placement_factory = std::unique_ptr<placement_strategy> (*)();
+
+/// The built-in strategies --strategy names; a path to a .so is the other accepted form.
+const factory_registry<placement_factory>& builtin_placements() {
+  static const factory_registry<placement_factory> table{
+      {"rendezvous", &placement::make_rendezvous},
+      {"modulo", &placement::make_modulo},
+  };
+  return table;
+}
 
 /// Calls the plugin on synthetic views (1..8 hosts, shards 0..63 of 64 and of 4096) and returns
 /// the answers, or an error on the first index out of range.
@@ -96,13 +108,15 @@ tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_pl
   return std::make_unique<plugin_strategy>(std::move(library), name, *owner_fn);
 }
 
+std::string builtin_placement_names() { return builtin_placements().joined_names(); }
+
 tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
     const std::string& spec) {
-  if (spec == "rendezvous") return placement::make_rendezvous();
-  if (spec == "modulo") return placement::make_modulo();
+  if (const auto* make = builtin_placements().find(spec)) return (*make)();
   if (spec.size() > 3 && spec.ends_with(".so")) return load_placement_plugin(spec);
-  return tl::unexpected("unknown placement \"" + spec +
-                        "\" (expected rendezvous, modulo or a path to a placement plugin .so)");
+  return tl::unexpected("unknown placement \"" + spec + "\" (expected " +
+                        builtin_placements().joined_names() +
+                        " or a path to a placement plugin .so)");
 }
 
 }  // namespace mesh::host
