@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <mesh/wire/name_table.hpp>
 #include <msgpack.hpp>
 
 namespace mesh::discovery {
 namespace {
 
-constexpr std::array<std::string_view, 4> status_names = {"alive", "suspect", "dead", "leaving"};
+constexpr wire::name_table<member_status, 4> status_names{{"alive", "suspect", "dead", "leaving"}};
+static_assert(status_names.complete());
 constexpr size_t max_members = 4096;
 constexpr size_t max_capabilities = 256;
 constexpr size_t max_string = 1024;
@@ -115,14 +117,10 @@ bool member_record::has_capability(const std::string& cap) const {
   return std::binary_search(capabilities.begin(), capabilities.end(), cap);
 }
 
-std::string_view to_string(member_status s) noexcept {
-  return status_names[static_cast<size_t>(s)];
-}
+std::string_view to_string(member_status s) noexcept { return status_names.name(s); }
 
 std::optional<member_status> member_status_from_string(std::string_view s) noexcept {
-  for (size_t i = 0; i < status_names.size(); ++i)
-    if (status_names[i] == s) return static_cast<member_status>(i);
-  return std::nullopt;
+  return status_names.find(s);
 }
 
 std::string encode_gossip(const gossip_message& msg) {

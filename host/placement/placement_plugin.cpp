@@ -1,7 +1,6 @@
 // Placement plugins: a strategy loaded from a shared library (mesh/placement_abi.h), and the
 // start-up choice between the built-in strategies and a plugin. Kept apart from placement.cpp
 // so that the client library computes owners without linking Boost.DLL.
-#include <dlfcn.h>
 #include <mesh/placement_abi.h>
 
 #include <array>
@@ -9,7 +8,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "config/factory_registry.hpp"
 #include "placement/placement_plugin.hpp"
+#include "plugin/versioned_library.hpp"
 
 namespace mesh::host {
 
@@ -43,17 +44,20 @@ class plugin_strategy final : public placement_strategy {
   mesh_placement_owner_fn owner_fn_;
 };
 
-std::string version_string(uint32_t packed) {
-  return std::to_string(packed >> 16) + "." + std::to_string(packed & 0xffff);
-}
+constexpr abi_contract placement_contract{MESH_PLACEMENT_ABI_VERSION_SYMBOL,
+                                          " (not a placement plugin?)",
+                                          MESH_PLACEMENT_ABI_VERSION, "placement ABI",
+                                          "host placement ABI"};
 
-bool valid_name(const char* s) {
-  if (s == nullptr || *s == '\0') return false;
-  for (size_t n = 0; s[n] != '\0'; ++n) {
-    const unsigned char c = static_cast<unsigned char>(s[n]);
-    if (n >= 64 || c < 0x21 || c == 0x7f) return false;  // printable, no spaces, short
-  }
-  return true;
+using placement_factory = std::unique_ptr<placement_strategy> (*)();
+
+/// The built-in strategies --strategy names; a path to a .so is the other accepted form.
+const factory_registry<placement_factory>& builtin_placements() {
+  static const factory_registry<placement_factory> table{
+      {"rendezvous", &placement::make_rendezvous},
+      {"modulo", &placement::make_modulo},
+  };
+  return table;
 }
 
 /// Calls the plugin on synthetic views (1..8 hosts, shards 0..63 of 64 and of 4096) and returns
@@ -84,47 +88,35 @@ tl::expected<std::unique_ptr<placement_strategy>, std::string> load_placement_pl
   const auto refuse = [&](const std::string& reason) {
     return tl::unexpected("placement plugin " + path + ": " + reason);
   };
-  boost::dll::shared_library library;
-  boost::dll::fs::error_code ec;
-  library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec || !library.is_loaded()) {
-    const char* why = ::dlerror();
-    return refuse("not a loadable shared library (" +
-                  (why != nullptr ? std::string(why) : ec.message()) + ")");
-  }
-  if (!library.has(MESH_PLACEMENT_ABI_VERSION_SYMBOL))
-    return refuse("missing entry point " MESH_PLACEMENT_ABI_VERSION_SYMBOL
-                  " (not a placement plugin?)");
-  const uint32_t version = library.get<uint32_t()>(MESH_PLACEMENT_ABI_VERSION_SYMBOL)();
-  if ((version >> 16) != MESH_PLACEMENT_ABI_VERSION_MAJOR ||
-      (version & 0xffff) > MESH_PLACEMENT_ABI_VERSION_MINOR)
-    return refuse(
-        "placement ABI " + version_string(version) + " is incompatible with host placement ABI " +
-        version_string(MESH_PLACEMENT_ABI_VERSION) + " (major must match, minor must be <= " +
-        std::to_string(MESH_PLACEMENT_ABI_VERSION_MINOR) + ")");
-  for (const char* symbol : {MESH_PLACEMENT_NAME_SYMBOL, MESH_PLACEMENT_OWNER_SYMBOL})
-    if (!library.has(symbol)) return refuse(std::string("missing entry point ") + symbol);
-  const char* name = library.get<const char*()>(MESH_PLACEMENT_NAME_SYMBOL)();
-  if (!valid_name(name))
+  auto opened = open_versioned_library(path, placement_contract);
+  if (!opened) return refuse(opened.error());
+  boost::dll::shared_library& library = opened->library;
+  const auto name_fn = entry_point<const char*()>(library, MESH_PLACEMENT_NAME_SYMBOL);
+  if (!name_fn) return refuse(name_fn.error());
+  const auto owner_fn = entry_point<std::remove_pointer_t<mesh_placement_owner_fn>>(
+      library, MESH_PLACEMENT_OWNER_SYMBOL);
+  if (!owner_fn) return refuse(owner_fn.error());
+  const char* name = (*name_fn)();
+  if (!valid_module_name(name, 64))
     return refuse("empty, unprintable or too long name (at most 64 printable bytes, no spaces)");
-  const mesh_placement_owner_fn owner_fn =
-      &library.get<std::remove_pointer_t<mesh_placement_owner_fn>>(MESH_PLACEMENT_OWNER_SYMBOL);
-  const auto first = probe(owner_fn);
+  const auto first = probe(*owner_fn);
   if (!first) return refuse(first.error());
-  const auto second = probe(owner_fn);
+  const auto second = probe(*owner_fn);
   if (!second) return refuse(second.error());
   if (*first != *second)
     return refuse("not deterministic: the same probe gave different owners twice");
-  return std::make_unique<plugin_strategy>(std::move(library), name, owner_fn);
+  return std::make_unique<plugin_strategy>(std::move(library), name, *owner_fn);
 }
+
+std::string builtin_placement_names() { return builtin_placements().joined_names(); }
 
 tl::expected<std::unique_ptr<placement_strategy>, std::string> make_placement(
     const std::string& spec) {
-  if (spec == "rendezvous") return placement::make_rendezvous();
-  if (spec == "modulo") return placement::make_modulo();
+  if (const auto* make = builtin_placements().find(spec)) return (*make)();
   if (spec.size() > 3 && spec.ends_with(".so")) return load_placement_plugin(spec);
-  return tl::unexpected("unknown placement \"" + spec +
-                        "\" (expected rendezvous, modulo or a path to a placement plugin .so)");
+  return tl::unexpected("unknown placement \"" + spec + "\" (expected " +
+                        builtin_placements().joined_names() +
+                        " or a path to a placement plugin .so)");
 }
 
 }  // namespace mesh::host

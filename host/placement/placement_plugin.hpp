@@ -16,8 +16,11 @@ namespace mesh::host {
 /// otherwise. The returned strategy keeps the library loaded for its whole lifetime.
 tl::expected<std::unique_ptr<placement::placement_strategy>, std::string> load_placement_plugin(
     const std::string& path);
-/// "rendezvous", "modulo" or a path to a placement plugin (a file name ending in ".so");
-/// anything else is refused with the list of accepted forms. Meant for start-up config.
+/// The built-in strategies' names, for help texts: "rendezvous, modulo".
+std::string builtin_placement_names();
+/// A built-in strategy by name ("rendezvous", "modulo": the table in placement_plugin.cpp) or
+/// a path to a placement plugin (a file name ending in ".so"); anything else is refused with
+/// the list of accepted forms. Meant for start-up config.
 tl::expected<std::unique_ptr<placement::placement_strategy>, std::string> make_placement(
     const std::string& spec);
 

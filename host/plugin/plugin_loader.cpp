@@ -1,8 +1,5 @@
 #include "plugin/plugin_loader.hpp"
 
-#include <dlfcn.h>
-
-#include <boost/dll/shared_library.hpp>
 #include <set>
 
 namespace mesh::host {
@@ -10,47 +7,24 @@ namespace {
 
 tl::unexpected<std::string> refuse(std::string reason) { return tl::unexpected(std::move(reason)); }
 
-bool valid_name(const char* s) {
-  if (s == nullptr || *s == '\0') return false;
-  size_t n = 0;
-  for (; s[n] != '\0'; ++n) {
-    const unsigned char c = static_cast<unsigned char>(s[n]);
-    if (n >= 128 || c < 0x21 || c == 0x7f) return false;  // printable, no spaces
-  }
-  return true;
-}
+/// Module names and capabilities: at most 128 printable bytes.
+bool valid_name(const char* s) { return valid_module_name(s, 128); }
+
+constexpr abi_contract plugin_contract{MESH_PLUGIN_ABI_VERSION_SYMBOL,
+                                       " (not built with the Mesh plugin SDK?)", MESH_ABI_VERSION,
+                                       "plugin ABI", "host ABI"};
 
 }  // namespace
 
-std::string abi_version_string(uint32_t packed) {
-  return std::to_string(packed >> 16) + "." + std::to_string(packed & 0xffff);
-}
-
 tl::expected<std::shared_ptr<loaded_plugin>, std::string> load_plugin(
     const std::filesystem::path& path) {
-  auto library = std::make_shared<boost::dll::shared_library>();
-  boost::dll::fs::error_code ec;
-  library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec || !library->is_loaded()) {
-    const char* why = ::dlerror();
-    return refuse("not a loadable shared library (" +
-                  (why != nullptr ? std::string(why) : ec.message()) + ")");
-  }
-  if (!library->has(MESH_PLUGIN_ABI_VERSION_SYMBOL))
-    return refuse("missing entry point " MESH_PLUGIN_ABI_VERSION_SYMBOL
-                  " (not built with the Mesh plugin SDK?)");
-  const auto version_fn =
-      library->get<uint32_t()>(MESH_PLUGIN_ABI_VERSION_SYMBOL);
-  const uint32_t version = version_fn();
-  const uint32_t major = version >> 16, minor = version & 0xffff;
-  if (major != MESH_ABI_VERSION_MAJOR || minor > MESH_ABI_VERSION_MINOR)
-    return refuse("plugin ABI " + abi_version_string(version) + " is incompatible with host ABI " +
-                  abi_version_string(MESH_ABI_VERSION) + " (major must match, minor must be <= " +
-                  std::to_string(MESH_ABI_VERSION_MINOR) + ")");
-  if (!library->has(MESH_PLUGIN_INIT_SYMBOL))
-    return refuse("missing entry point " MESH_PLUGIN_INIT_SYMBOL);
-  const auto init_fn = library->get<const mesh_plugin_info*()>(MESH_PLUGIN_INIT_SYMBOL);
-  const mesh_plugin_info* info = init_fn();
+  auto opened = open_versioned_library(path, plugin_contract);
+  if (!opened) return refuse(std::move(opened.error()));
+  const uint32_t version = opened->abi_version;
+  auto library = std::make_shared<boost::dll::shared_library>(std::move(opened->library));
+  const auto init_fn = entry_point<const mesh_plugin_info*()>(*library, MESH_PLUGIN_INIT_SYMBOL);
+  if (!init_fn) return refuse(init_fn.error());
+  const mesh_plugin_info* info = (*init_fn)();
   if (info == nullptr) return refuse(MESH_PLUGIN_INIT_SYMBOL " returned no plugin description");
   if (info->struct_size < sizeof(mesh_plugin_info))
     return refuse("plugin description is too small (" + std::to_string(info->struct_size) +

@@ -9,6 +9,8 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "plugin/versioned_library.hpp"  // abi_version_string
+
 namespace mesh::host {
 
 /// One module a plugin exports.
@@ -34,8 +36,5 @@ struct loaded_plugin {
 /// the reason (the caller adds the file name).
 tl::expected<std::shared_ptr<loaded_plugin>, std::string> load_plugin(
     const std::filesystem::path& path);
-
-/// "major.minor" of a packed ABI version.
-std::string abi_version_string(uint32_t packed);
 
 }  // namespace mesh::host

@@ -8,6 +8,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include <mesh/wire/name_table.hpp>
+
 namespace mesh::security {
 namespace {
 
@@ -16,6 +18,12 @@ constexpr const char* zap_endpoint = "inproc://zeromq.zap.01";
 constexpr int zap_enforce_domain = 93;
 constexpr auto log_every = std::chrono::seconds(10);
 constexpr size_t max_zap_frames = 16;
+
+constexpr wire::name_table<socket_role, socket_role_count> socket_role_names{{"requests", "gossip"}};
+static_assert(socket_role_names.complete());
+constexpr wire::name_table<denial, denial_count> denial_names{
+    {"unknown_key", "no_key", "bad_handshake"}};
+static_assert(denial_names.complete());
 
 std::string_view domain_of(socket_role r) noexcept {
   return r == socket_role::requests ? "mesh.requests" : "mesh.gossip";
@@ -39,21 +47,9 @@ std::string z85_of(const zmq::message_t& key) {
 
 }  // namespace
 
-std::string_view to_string(socket_role r) noexcept {
-  return r == socket_role::requests ? "requests" : "gossip";
-}
+std::string_view to_string(socket_role r) noexcept { return socket_role_names.name(r); }
 
-std::string_view to_string(denial d) noexcept {
-  switch (d) {
-    case denial::unknown_key:
-      return "unknown_key";
-    case denial::no_key:
-      return "no_key";
-    case denial::bad_handshake:
-      return "bad_handshake";
-  }
-  return "unknown";
-}
+std::string_view to_string(denial d) noexcept { return denial_names.name(d); }
 
 authenticator::authenticator(zmq::context_t& context, key_pair host,
                              const std::vector<authorized_key>& clients)

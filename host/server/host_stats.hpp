@@ -52,14 +52,13 @@ class latency_histogram {
   uint64_t count_ = 0;
 };
 
-/// How a host answered a request: ok, an error code, or relayed the owner's reply.
-inline constexpr size_t outcome_ok = 0;
-inline constexpr size_t outcome_forwarded = wire::error_code_count + 1;
-inline constexpr size_t outcome_count = wire::error_code_count + 2;
+/// How a host answered a request: ok, an error code, or relayed the owner's reply. An error's
+/// outcome index is its code, so ok sits where error_code::none does.
+inline constexpr size_t outcome_ok = static_cast<size_t>(wire::error_code::none);
+inline constexpr size_t outcome_forwarded = wire::error_code_count;
+inline constexpr size_t outcome_count = wire::error_code_count + 1;
 /// The outcome index of an error code.
-constexpr size_t outcome_of(wire::error_code code) noexcept {
-  return static_cast<size_t>(code) + 1;
-}
+constexpr size_t outcome_of(wire::error_code code) noexcept { return static_cast<size_t>(code); }
 /// "ok", an error code's wire name, or "forwarded".
 std::string_view outcome_name(size_t outcome) noexcept;
 

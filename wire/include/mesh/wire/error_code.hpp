@@ -10,11 +10,10 @@
 
 namespace mesh::wire {
 
-/// Number of error codes in `error_code` (for tables indexed by code).
-inline constexpr size_t error_code_count = 17;
-
-/// Every error a host can answer with. The string forms are the wire contract.
+/// Every error a host can answer with, after `none`. The string forms are the wire contract
+/// (the wire carries names, never these numbers).
 enum class error_code : uint8_t {
+  none,                   ///< no error (the zero value: a code nobody set); never sent
   bad_request,            ///< not a well-formed envelope (bad MessagePack, missing field, type)
   unsupported_version,    ///< "v" is not a protocol version this host speaks
   too_large,              ///< the frame exceeds the host's frame limit
@@ -34,7 +33,10 @@ enum class error_code : uint8_t {
   wrong_owner,            ///< (between hosts) the callee does not own the key in its view
 };
 
-/// The wire name of `code`, e.g. "unknown_module".
+/// Number of values of `error_code`, `none` included (for tables indexed by code).
+inline constexpr size_t error_code_count = static_cast<size_t>(error_code::wrong_owner) + 1;
+
+/// The wire name of `code`, e.g. "unknown_module" ("none" for none).
 std::string_view to_string(error_code code) noexcept;
 /// Parses a wire name; nullopt for a name this version does not know.
 std::optional<error_code> error_code_from_string(std::string_view name) noexcept;
