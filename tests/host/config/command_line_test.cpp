@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/discovery_registry.hpp"
-#include "test_support.hpp"
+#include "temp_dir.hpp"
 
 using namespace mesh::host;
 
