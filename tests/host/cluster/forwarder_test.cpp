@@ -3,6 +3,8 @@
 // connected, and what the forwarder hands back to the server. Every receive is bounded.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "cluster/forward_header.hpp"
@@ -23,13 +25,14 @@ std::string unique_endpoint(const char* what) {
   return std::string("inproc://forwarder-test-") + what + "-" + std::to_string(n++);
 }
 
-/// A TCP endpoint nobody listens on: bound on a free port, read back, and closed again. (An
-/// inproc endpoint would not do: libzmq queues for an inproc peer that has not bound yet.)
-std::string unbound_endpoint(zmq::context_t& context) {
-  zmq::socket_t s(context, zmq::socket_type::router);
-  s.set(zmq::sockopt::linger, 0);
-  s.bind("tcp://127.0.0.1:*");
-  return s.get(zmq::sockopt::last_endpoint);
+/// An endpoint nobody listens on: an ipc:// path that is never bound, so every connection
+/// attempt fails at once. (Not an inproc endpoint: libzmq queues for an inproc peer that has
+/// not bound yet; not a TCP port bound and closed again: the listener closes asynchronously, and
+/// a connection can still complete to it meanwhile.)
+std::string unbound_endpoint(zmq::context_t&) {
+  static std::atomic<int> n{0};
+  return "ipc:///tmp/mesh-forwarder-test-" + std::to_string(::getpid()) + "-" +
+         std::to_string(n++) + "-nobody";
 }
 
 discovery::member_record record(std::string name, std::string endpoint, uint64_t incarnation,
