@@ -2,7 +2,7 @@
 # consumers of the installed SDK never inherit our flags.
 add_library(mesh_options INTERFACE)
 target_compile_features(mesh_options INTERFACE cxx_std_20)
-target_compile_options(mesh_options INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+target_compile_options(mesh_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wno-missing-field-initializers)
 
 # MESH_SANITIZE: a comma-separated list of sanitizers (e.g. "address,undefined") for everything
 # this tree builds, libraries, executables, plugins and tests alike: a plugin .so must carry the

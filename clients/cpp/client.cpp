@@ -271,7 +271,7 @@ struct client::impl {
   using timer = std::pair<clock::time_point, uint64_t>;  // (when, rid), in a min-heap
   using timer_heap = std::priority_queue<timer, std::vector<timer>, std::greater<>>;
 
-  impl(std::vector<std::string> endpoints, options opts) : opts(opts), seeds(std::move(endpoints)) {
+  impl(std::vector<std::string> endpoints, options given) : opts(given), seeds(std::move(endpoints)) {
     if (seeds.empty()) throw std::invalid_argument("mesh::client needs at least one endpoint");
     curve = !opts.curve_server_key.empty() || !opts.curve_public_key.empty() ||
             !opts.curve_secret_key.empty();
@@ -343,13 +343,13 @@ struct client::impl {
   /// Endpoints requests without an owner go to: the given hosts when routing through them,
   /// otherwise the routable hosts of the view (the given ones until a view is known).
   std::vector<const std::string*> any_endpoints() const {
-    std::vector<const std::string*> out;
+    std::vector<const std::string*> found;
     if (opts.direct && view_known)
       for (const auto& m : view.members)
-        if (m.routable()) out.push_back(&m.endpoint);
-    if (out.empty())
-      for (const auto& s : seeds) out.push_back(&s);
-    return out;
+        if (m.routable()) found.push_back(&m.endpoint);
+    if (found.empty())
+      for (const auto& s : seeds) found.push_back(&s);
+    return found;
   }
 
   /// The next host in turn for a request without an owner.

@@ -57,8 +57,8 @@ struct meshd_config {
 /// A bad setting (a value out of range, a flag missing its partner, a file that is not there).
 /// meshd logs what() as one line, the way `log` asks, and exits with `status`.
 struct config_error : std::runtime_error {
-  config_error(const std::string& message, int status, log_settings log)
-      : std::runtime_error(message), status(status), log(std::move(log)) {}
+  config_error(const std::string& message, int exit_status, log_settings logging)
+      : std::runtime_error(message), status(exit_status), log(std::move(logging)) {}
   /// 1, or 2 for a bad key file or security option (docs/SECURITY.md).
   int status;
   /// The logging the command line asked for.
@@ -68,11 +68,11 @@ struct config_error : std::runtime_error {
 /// --help, or a command line CLI11 refuses (an unknown flag, a value not in its set): meshd
 /// prints `out` to stdout and `err` to stderr (CLI11's own words) and exits with `status`.
 struct command_line_exit : std::runtime_error {
-  command_line_exit(int status, std::string out, std::string err)
-      : std::runtime_error(err.empty() ? out : err),
-        status(status),
-        out(std::move(out)),
-        err(std::move(err)) {}
+  command_line_exit(int exit_status, std::string to_stdout, std::string to_stderr)
+      : std::runtime_error(to_stderr.empty() ? to_stdout : to_stderr),
+        status(exit_status),
+        out(std::move(to_stdout)),
+        err(std::move(to_stderr)) {}
   int status;
   std::string out;
   std::string err;

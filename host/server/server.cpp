@@ -484,10 +484,10 @@ stats_snapshot server::take_snapshot() const {
   s.run_queue = runtime_->run_queue_length();
   if (config_.security) {
     s.curve = true;
-    for (size_t r = 0; r < security::socket_role_count; ++r)
+    for (size_t role = 0; role < security::socket_role_count; ++role)
       for (size_t d = 0; d < security::denial_count; ++d)
-        s.auth_denied[r][d] = config_.security->counters().denied(
-            static_cast<security::socket_role>(r), static_cast<security::denial>(d));
+        s.auth_denied[role][d] = config_.security->counters().denied(
+            static_cast<security::socket_role>(role), static_cast<security::denial>(d));
   }
   return s;
 }
