@@ -283,7 +283,9 @@ size_t control_ops::actors(const wire::request& req, wire::buffer& out) const {
   const int64_t now_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
   packer pk(out);
-  wire::begin_ok(out, req.rid, 3);
+  wire::begin_ok(out, req.rid, 4);
+  wire::pack_string(pk, "host");
+  wire::pack_string(pk, state_.config.name);
   wire::pack_string(pk, "actors");
   pk.pack_array(static_cast<uint32_t>(page));
   for (size_t i = 0; i < page; ++i) {

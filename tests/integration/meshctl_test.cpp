@@ -369,7 +369,12 @@ TEST_CASE("meshctl actors lists live activations page by page and stats counts w
                      "--payload", R"({"action":"get"})"});
   REQUIRE(game.status == 0);
 
-  // Page by page with the printed cursor: every Counter exactly once, and no GameActor.
+  // Page by page with the printed cursor: every Counter exactly once, and no GameActor; each
+  // page names the host that answered, as ping does.
+  auto ping = h.ctl({"ping"});
+  REQUIRE(ping.status == 0);
+  const std::string host_name = ping.doc()["host"].get<std::string>();
+  REQUIRE_FALSE(host_name.empty());
   std::multiset<std::string> seen;
   std::string after;
   for (int page = 0; page < 10; ++page) {
@@ -379,6 +384,7 @@ TEST_CASE("meshctl actors lists live activations page by page and stats counts w
     REQUIRE(r.status == 0);
     const json d = r.doc();
     CHECK(d["total"] == 7);
+    CHECK(d["host"] == host_name);
     CHECK(d["actors"].size() <= 3);
     for (const auto& a : d["actors"]) {
       CHECK(a["mod"] == "Counter");

@@ -126,6 +126,7 @@ TEST_SUITE("control_ops") {
     single_host h;
     const json r = h.ask(make(wire::op::actors, 9));
     CHECK(r["actors"].empty());
+    CHECK(r["host"] == "solo");  // whose actors these are
     CHECK(r["total"] == 0);
     CHECK(r["next"].is_null());
     wire::request bad = make(wire::op::actors, 10);
