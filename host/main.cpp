@@ -167,7 +167,7 @@ std::unique_ptr<mesh::discovery::membership_service> join_cluster(
                         mesh::host::cluster_hooks{
                             [m](std::vector<std::string> caps) { m->set_capabilities(std::move(caps)); },
                             [m] { m->leave(); }, fail.heartbeat * 3,
-                            fail.dead_after - 2 * fail.heartbeat});
+                            fail.dead_after - 2 * fail.heartbeat, self.incarnation});
   members->start();
   spdlog::info("cluster joined: {} gossip={} discovery={} profile={} strategy={} shards={}",
                mesh::host::log_value(self.name), members->gossip_endpoint(),

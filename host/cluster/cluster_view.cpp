@@ -8,9 +8,11 @@
 
 namespace mesh::host {
 
-void cluster_view::enable(std::unique_ptr<placement::placement_strategy> strategy) {
+void cluster_view::enable(std::unique_ptr<placement::placement_strategy> strategy,
+                          uint64_t incarnation) {
   enabled_ = true;
   strategy_ = std::move(strategy);
+  incarnation_ = incarnation;
 }
 
 bool cluster_view::apply(const std::vector<snapshot_ptr>& updates) {

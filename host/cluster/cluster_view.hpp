@@ -34,7 +34,7 @@ class cluster_view {
       : config_(config), stats_(stats) {}
 
   /// Before the first snapshot: route by membership with `strategy`.
-  void enable(std::unique_ptr<placement::placement_strategy> strategy);
+  void enable(std::unique_ptr<placement::placement_strategy> strategy, uint64_t incarnation = 0);
   /// Whether enable() was called (this host is in a cluster).
   bool enabled() const noexcept { return enabled_; }
 

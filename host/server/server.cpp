@@ -65,7 +65,7 @@ server::~server() {
 }
 
 void server::enable_cluster(std::unique_ptr<placement::placement_strategy> strategy, cluster_hooks hooks) {
-  cluster_.enable(std::move(strategy));
+  cluster_.enable(std::move(strategy), hooks.incarnation);
   hooks_ = std::move(hooks);
 }
 
@@ -196,6 +196,10 @@ void server::run() {
     }
     if (draining_ && ((now >= grace_end && inflight() == 0) || now >= drain_deadline)) break;
   }
+  // Requests still queued on the socket get shutting_down rather than silence.
+  closing_ = true;
+  for (int turn = 0; turn < 10'000 && (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN); ++turn)
+    receive_batch();
   if (inflight() != 0)
     spdlog::warn("drain timeout: {} inflight={}; waiting for their handlers", config_.name,
                  inflight());
@@ -271,7 +275,9 @@ void server::receive_batch() {
 }
 
 void server::handle(std::unique_ptr<inbound> in) {
-  if (draining_ && !cluster_.enabled()) {
+  if (closing_ || (draining_ && !cluster_.enabled())) {
+    // Not run; the reply names the request, so that a pipelining client knows which one.
+    in->rid = wire::read_rid(in->frame.data<uint8_t>(), in->frame.size()).value_or(0);
     send_error(*in, wire::error_code::shutting_down, "the host is stopping");
     return;
   }
@@ -284,7 +290,9 @@ void server::handle(std::unique_ptr<inbound> in) {
   }
   auto req = wire::decode_request(in->frame.data<uint8_t>(), in->frame.size());
   if (!req) {
+    // A readable envelope's refusal carries its rid; only an unreadable one gets rid 0.
     ++stats_.decode_errors;
+    in->rid = wire::read_rid(in->frame.data<uint8_t>(), in->frame.size()).value_or(0);
     send_error(*in, req.error().code, req.error().message);
     return;
   }
@@ -301,8 +309,10 @@ void server::handle(std::unique_ptr<inbound> in) {
   // and activations are not ours, and its caller may re-send the request elsewhere once it
   // learns that run is dead. Not run; the caller learns the view and sends it again.
   const uint64_t addressed = in->forwarded ? in->addressed : req->to_incarnation;
+  // A host without gossip has no incarnation (0): no request can be meant for a run of it, so
+  // it refuses every addressed one. A clustered host knows its own from start-up.
   if (const uint64_t incarnation = cluster_.incarnation();
-      addressed != 0 && incarnation != 0 && addressed != incarnation) {
+      addressed != 0 && (incarnation != 0 || !cluster_.enabled()) && addressed != incarnation) {
     ++stats_.wrong_incarnation;
     send_error(*in, wire::error_code::wrong_owner,
                "addressed to incarnation " + std::to_string(addressed) + " of " + config_.name +

@@ -68,6 +68,9 @@ struct cluster_hooks {
   /// every actor and answers actor requests `overloaded` (not run) for this long again, while
   /// it refutes its death and the peers hand its keys back. 0: never checked.
   std::chrono::milliseconds pause_limit{0};
+  /// This run's incarnation (the membership record's), known before the first view: a request
+  /// addressed to an earlier run is refused from the first turn on. 0: learnt from the view.
+  uint64_t incarnation = 0;
 };
 
 /// The host's request server: the socket loop, routing and reply sending.
@@ -154,6 +157,8 @@ class server final {
   std::unique_ptr<runtime> runtime_;
   std::atomic<bool> stopping_{false};
   bool draining_ = false;
+  /// The loop has ended: whatever is still queued on the request socket is refused.
+  bool closing_ = false;
 
   // Dispatcher-owned.
   deadlines deadlines_;  ///< of calls and forwards; also hands out their sequence numbers

@@ -280,17 +280,18 @@ TEST_CASE("actors lists exactly the live activations and paging visits each once
   CHECK(rest.body["actors"].size() == 11);  // 30 - 20 + zz
   CHECK(rest.body["actors"].back()["id"] == "zz");
 
-  // Bad limits and cursors are bad requests.
+  // Bad limits and cursors are bad requests, answered with the request's rid (PROTOCOL.md: one
+  // rule for every refusal of a readable envelope).
   for (uint32_t bad : {0u, 1001u}) {
     mesh::wire::request req;
     req.kind = op::actors;
     req.rid = c.next_rid();
     req.limit = bad;
     c.send(req);
-    auto r = c.receive();  // an envelope that does not decode is answered with rid 0
+    auto r = c.receive();
     REQUIRE(r);
     CHECK(r->code == "bad_request");
-    CHECK(r->rid == 0);
+    CHECK(r->rid == req.rid);
   }
   CHECK(actors_page(c, 10, {}, {0xff, 0xff, 0xff, 0xff, 'x'}).code == "bad_request");
 }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -33,7 +34,8 @@ struct running_server {
   std::unique_ptr<server> srv;
   std::thread thread;
 
-  running_server() {
+  /// With `start` false the loop runs only once start() is called (requests queue meanwhile).
+  explicit running_server(bool start_now = true) {
     host_config config;
     config.name = "solo";
     config.listen = unique_endpoint();
@@ -45,11 +47,12 @@ struct running_server {
       srv->post_plugin(plugin_event{fixture_dir / file, *plugin, {}});
     }
     srv->apply_pending_plugins();
-    thread = std::thread([this] { srv->run(); });
+    if (start_now) start();
   }
+  void start() { thread = std::thread([this] { srv->run(); }); }
   ~running_server() {
     srv->stop();
-    thread.join();
+    if (thread.joinable()) thread.join();
   }
 };
 
@@ -106,6 +109,102 @@ json body(const json& reply) { return json::from_msgpack(reply["reply"].get_bina
 }  // namespace
 
 TEST_SUITE("server") {
+  TEST_CASE("every request still queued when the host stops is refused with its own rid") {
+    running_server s(false);
+    client c(s);
+    constexpr uint64_t queued = 400;
+    for (uint64_t rid = 1; rid <= queued; ++rid)
+      c.send({request(wire::op::call, rid, "quick", "Quick", "q" + std::to_string(rid % 7),
+                      json{{"op", "where"}})});
+    s.srv->stop();  // before the loop has read any of them
+    s.start();
+    std::set<uint64_t> answered;
+    size_t refused = 0;  // the others were served in the loop's last turns, before it ended
+    for (uint64_t i = 0; i < queued; ++i) {
+      const auto reply = c.receive();
+      if (reply.size() != 1) break;
+      const json r = decode(reply[0]);
+      answered.insert(r["rid"].get<uint64_t>());
+      if (r["ok"] == false) {
+        CHECK(r["error"]["code"] == "shutting_down");
+        ++refused;
+      }
+    }
+    CHECK(answered.size() == queued);
+    CHECK_FALSE(answered.count(0));
+    MESSAGE(refused << " of " << queued << " refused with shutting_down");
+  }
+
+  TEST_CASE("a refused envelope whose rid can be read is answered with that rid") {
+    running_server s;
+    client c(s);
+    // {"v":1,"op":"actors","limit":0,"rid":77}: limit out of range, rid after it.
+    c.send({std::string("\x84\xa1v\x01\xa2op\xa6""actors\xa5limit\x00\xa3rid\x4d", 26)});
+    auto reply = c.receive();
+    REQUIRE(reply.size() == 1);
+    json r = decode(reply[0]);
+    CHECK(r["rid"] == 77);
+    CHECK(r["error"]["code"] == "bad_request");
+    // {"v":1,"op":"fly","rid":9}
+    c.send({std::string("\x83\xa1v\x01\xa2op\xa3""fly\xa3rid\x09", 16)});
+    reply = c.receive();
+    REQUIRE(reply.size() == 1);
+    r = decode(reply[0]);
+    CHECK(r["rid"] == 9);
+    CHECK(r["error"]["code"] == "unknown_op");
+    // Not a map: nothing can be read, rid 0.
+    c.send({std::string("\x93\x01\x02\x03", 4)});
+    reply = c.receive();
+    REQUIRE(reply.size() == 1);
+    CHECK(decode(reply[0])["rid"] == 0);
+  }
+
+  TEST_CASE("a host without gossip refuses, unrun, a request addressed to an incarnation") {
+    running_server s;
+    client c(s);
+    wire::request req;
+    req.kind = wire::op::call;
+    req.rid = 5;
+    req.capability = "quick";
+    req.module = "Quick";
+    req.id = wire::bytes_view{reinterpret_cast<const uint8_t*>("q"), 1};
+    req.once = true;
+    req.to_incarnation = 12345;
+    wire::buffer out;
+    wire::encode_request(out, req);
+    c.send({std::string(out.data(), out.size())});
+    const auto reply = c.receive();
+    REQUIRE(reply.size() == 1);
+    const json r = decode(reply[0]);
+    CHECK(r["rid"] == 5);
+    CHECK(r["error"]["code"] == "wrong_owner");
+  }
+
+  TEST_CASE("a clustered host refuses a request addressed to its earlier run before its first view") {
+    running_server s(false);
+    cluster_hooks hooks;
+    hooks.incarnation = 7;  // this run; no view has arrived yet
+    s.srv->enable_cluster(mesh::placement::make_rendezvous(), std::move(hooks));
+    s.start();
+    client c(s);
+    wire::request req;
+    req.kind = wire::op::call;
+    req.rid = 6;
+    req.capability = "quick";
+    req.module = "Quick";
+    req.id = wire::bytes_view{reinterpret_cast<const uint8_t*>("q"), 1};
+    req.once = true;
+    req.to_incarnation = 6;  // the run before this one, which the caller saw die
+    wire::buffer out;
+    wire::encode_request(out, req);
+    c.send({std::string(out.data(), out.size())});
+    const auto reply = c.receive();
+    REQUIRE(reply.size() == 1);
+    const json r = decode(reply[0]);
+    CHECK(r["rid"] == 6);
+    CHECK(r["error"]["code"] == "wrong_owner");  // not run: the caller may send it elsewhere
+  }
+
   TEST_CASE("a ping over the request socket is answered with the host's name") {
     running_server s;
     client c(s);
@@ -135,6 +234,20 @@ TEST_SUITE("server") {
     const auto reply = c.receive();
     REQUIRE(reply.size() == 1);
     CHECK(decode(reply[0])["error"]["code"] == "bad_request");
+  }
+
+  TEST_CASE("two delimiters, or an empty frame after the request, are answered bad_request, rid 0") {
+    running_server s;
+    client c(s);
+    for (const auto& parts : std::vector<std::vector<std::string>>{
+             {"", "", request(wire::op::ping, 4)}, {request(wire::op::ping, 5), ""}}) {
+      c.send(parts);
+      const auto reply = c.receive();
+      REQUIRE(reply.size() == 1);  // no delimiter in front
+      const json r = decode(reply[0]);
+      CHECK(r["error"]["code"] == "bad_request");
+      CHECK(r["rid"] == 0);
+    }
   }
 
   TEST_CASE("a call for a capability nobody serves is answered unknown_capability") {
