@@ -101,6 +101,21 @@ std::string request(wire::op kind, uint64_t rid, const std::string& capability =
   return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
+/// A once call to quick/Quick id "q", addressed to incarnation `inc` of its host.
+std::string addressed_call(uint64_t rid, uint64_t inc) {
+  wire::request req;
+  req.kind = wire::op::call;
+  req.rid = rid;
+  req.capability = "quick";
+  req.module = "Quick";
+  req.id = wire::bytes_view{reinterpret_cast<const uint8_t*>("q"), 1};
+  req.once = true;
+  req.to_incarnation = inc;
+  wire::buffer out;
+  wire::encode_request(out, req);
+  return std::string(out.data(), out.size());
+}
+
 json decode(const std::string& frame) { return json::from_msgpack(frame); }
 
 /// A call reply's "reply": the actor's MessagePack object, carried as bytes.
@@ -162,17 +177,7 @@ TEST_SUITE("server") {
   TEST_CASE("a host without gossip refuses, unrun, a request addressed to an incarnation") {
     running_server s;
     client c(s);
-    wire::request req;
-    req.kind = wire::op::call;
-    req.rid = 5;
-    req.capability = "quick";
-    req.module = "Quick";
-    req.id = wire::bytes_view{reinterpret_cast<const uint8_t*>("q"), 1};
-    req.once = true;
-    req.to_incarnation = 12345;
-    wire::buffer out;
-    wire::encode_request(out, req);
-    c.send({std::string(out.data(), out.size())});
+    c.send({addressed_call(5, 12345)});
     const auto reply = c.receive();
     REQUIRE(reply.size() == 1);
     const json r = decode(reply[0]);
@@ -187,17 +192,7 @@ TEST_SUITE("server") {
     s.srv->enable_cluster(mesh::placement::make_rendezvous(), std::move(hooks));
     s.start();
     client c(s);
-    wire::request req;
-    req.kind = wire::op::call;
-    req.rid = 6;
-    req.capability = "quick";
-    req.module = "Quick";
-    req.id = wire::bytes_view{reinterpret_cast<const uint8_t*>("q"), 1};
-    req.once = true;
-    req.to_incarnation = 6;  // the run before this one, which the caller saw die
-    wire::buffer out;
-    wire::encode_request(out, req);
-    c.send({std::string(out.data(), out.size())});
+    c.send({addressed_call(6, 6)});  // 6: the run before this one, which the caller saw die
     const auto reply = c.receive();
     REQUIRE(reply.size() == 1);
     const json r = decode(reply[0]);
