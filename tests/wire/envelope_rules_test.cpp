@@ -157,13 +157,17 @@ TEST_CASE("an actors cursor may be bin, str or nil, and nothing else") {
       pack_after(pk);
     });
   };
-  auto bin = decode(with_after([](auto& pk) { pk.pack_bin(2), pk.pack_bin_body("ab", 2); }));
+  // The decoded views point into the frame: keep each frame alive while its request is read.
+  const std::string bin_frame = with_after([](auto& pk) { pk.pack_bin(2), pk.pack_bin_body("ab", 2); });
+  auto bin = decode(bin_frame);
   REQUIRE(bin.has_value());
   CHECK(bin->after.as_string() == "ab");
-  auto str = decode(with_after([](auto& pk) { pk.pack(std::string("ab")); }));
+  const std::string str_frame = with_after([](auto& pk) { pk.pack(std::string("ab")); });
+  auto str = decode(str_frame);
   REQUIRE(str.has_value());
   CHECK(str->after.as_string() == "ab");
-  auto nil = decode(with_after([](auto& pk) { pk.pack_nil(); }));
+  const std::string nil_frame = with_after([](auto& pk) { pk.pack_nil(); });
+  auto nil = decode(nil_frame);
   REQUIRE(nil.has_value());
   CHECK(nil->after.empty());
   CHECK_FALSE(decode(with_after([](auto& pk) { pk.pack(12); })).has_value());
@@ -180,10 +184,11 @@ TEST_CASE("an empty payload bin is the value nil, like a missing payload") {
       if (with_empty_payload) key(pk, "payload"), pk.pack_bin(0);
     });
   };
-  auto empty = decode(call(true));
+  const std::string empty_frame = call(true), missing_frame = call(false);
+  auto empty = decode(empty_frame);
   REQUIRE(empty.has_value());
   CHECK(empty->payload.empty());
-  auto missing = decode(call(false));
+  auto missing = decode(missing_frame);
   REQUIRE(missing.has_value());
   CHECK(missing->payload.empty());
 }
