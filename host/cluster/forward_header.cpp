@@ -44,37 +44,30 @@ std::optional<forward_header> decode_forward_header(const uint8_t* data, size_t 
   // whole under the default limits, then its header is read again where it started.
   using kind = msgpack_reader::kind;
   const decode_limits limits;
-  msgpack_reader r(data, size);
-  msgpack_reader::item root, k, v;
-  if (!r.next(root) || root.type != kind::map || root.size > limits.max_map) return std::nullopt;
-  const walk_limits nested = inside_envelope(limits);
   forward_header h;
   bool have_fwd = false;
-  for (uint32_t i = 0; i < root.size; ++i) {
-    if (!r.next(k) || k.type != kind::str || k.size > limits.max_string) return std::nullopt;
-    const uint8_t* value_at = r.position();
-    if (walk_object(r, nested) != nullptr) return std::nullopt;
-    msgpack_reader value(value_at, static_cast<size_t>(r.position() - value_at));
-    (void)value.next(v);  // walk_object read this header already
-    const std::string_view key = as_string(k);
-    if (key == "fwd" && v.type == kind::uint) {
-      h.fseq = v.uint;
-      have_fwd = true;
-    } else if (key == "from" && v.type == kind::str) {
-      h.from = std::string(as_string(v));
-    } else if (key == "epoch" && v.type == kind::uint) {
-      h.epoch = v.uint;
-    } else if (key == "hops" && v.type == kind::uint) {
-      h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.uint, UINT32_MAX));
-    } else if (key == "inc" && v.type == kind::uint) {
-      h.to_incarnation = v.uint;
-    } else if (key == "retry" && v.type == kind::boolean) {
-      h.retry = v.boolean;
-    } else if (key == "owner" && v.type == kind::str) {
-      h.owner = std::string(as_string(v));
-    }
-  }
-  if (!r.at_end() || !have_fwd) return std::nullopt;
+  const bool read = for_each_entry(
+      data, size, limits.max_map, limits.max_string, inside_envelope(limits),
+      [&](std::string_view key, const msgpack_reader::item& v) {
+        if (key == "fwd" && v.type == kind::uint) {
+          h.fseq = v.uint;
+          have_fwd = true;
+        } else if (key == "from" && v.type == kind::str) {
+          h.from = std::string(as_string(v));
+        } else if (key == "epoch" && v.type == kind::uint) {
+          h.epoch = v.uint;
+        } else if (key == "hops" && v.type == kind::uint) {
+          h.hops = static_cast<uint32_t>(std::min<uint64_t>(v.uint, UINT32_MAX));
+        } else if (key == "inc" && v.type == kind::uint) {
+          h.to_incarnation = v.uint;
+        } else if (key == "retry" && v.type == kind::boolean) {
+          h.retry = v.boolean;
+        } else if (key == "owner" && v.type == kind::str) {
+          h.owner = std::string(as_string(v));
+        }
+        return true;
+      });
+  if (!read || !have_fwd) return std::nullopt;
   return h;
 }
 

@@ -190,22 +190,16 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
 
 std::optional<uint64_t> read_rid(const uint8_t* data, size_t size,
                                  const decode_limits& limits) noexcept {
-  using kind = msgpack_reader::kind;
-  msgpack_reader r(data, size);
-  msgpack_reader::item root, k, v;
-  if (!r.next(root) || root.type != kind::map || root.size > limits.max_map) return std::nullopt;
-  const walk_limits nested = inside_envelope(limits);
   std::optional<uint64_t> rid;
-  for (uint32_t i = 0; i < root.size; ++i) {
-    if (!r.next(k) || k.type != kind::str || k.size > limits.max_string) return std::nullopt;
-    const uint8_t* value_at = r.position();
-    if (walk_object(r, nested) != nullptr) return std::nullopt;
-    if (as_string(k) != "rid") continue;
-    msgpack_reader value(value_at, static_cast<size_t>(r.position() - value_at));
-    if (!value.next(v) || v.type != kind::uint) return std::nullopt;
-    rid = v.uint;
-  }
-  if (!r.at_end()) return std::nullopt;
+  const bool readable = for_each_entry(
+      data, size, limits.max_map, limits.max_string, inside_envelope(limits),
+      [&](std::string_view key, const msgpack_reader::item& v) {
+        if (key != "rid") return true;
+        if (v.type != msgpack_reader::kind::uint) return false;
+        rid = v.uint;
+        return true;
+      });
+  if (!readable) return std::nullopt;
   return rid;
 }
 
