@@ -1,6 +1,7 @@
 #include "mesh/discovery/membership.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace mesh::discovery {
@@ -167,6 +168,8 @@ void membership::merge_opinion(const std::string& from, const digest_entry& e,
       events_.push_back({membership_event::refuted, self_.name,
                          "status=" + std::string(to_string(e.status)) + " by=" + from +
                              " version=" + std::to_string(self_.version)});
+      // Lifeguard: a host others suspect is more likely the slow one than they are.
+      change_health(+1, "refuted");
     }
     return;
   }
@@ -234,27 +237,78 @@ size_t membership::alive_peers_except(const std::string& name) const {
   return n;
 }
 
+size_t membership::confirmations(const peer& p) const {
+  size_t n = 0;
+  for (const auto& by : p.suspected_by) {
+    auto other = peers_.find(by);
+    if (other != peers_.end() && other->second.info.status == member_status::alive) ++n;
+  }
+  return n;
+}
+
+clock::duration membership::suspect_timeout() const noexcept {
+  return profile_.suspect_after * (health_score_ + 1);
+}
+
+clock::duration membership::dead_timeout(size_t confirmations, size_t possible) const noexcept {
+  // memberlist's suspicion.go: max - log(n+1)/log(k+1) * (max - min), for n of k confirmations.
+  const auto min = std::chrono::duration_cast<clock::duration>(profile_.dead_after);
+  auto timeout = min;
+  if (possible > 1 && confirmations < possible) {
+    const auto max = min * std::max(1, profile_.suspicion_max_multiplier);
+    const double frac = std::log(static_cast<double>(confirmations) + 1) /
+                        std::log(static_cast<double>(possible) + 1);
+    timeout = max - std::chrono::duration_cast<clock::duration>((max - min) * frac);
+  }
+  return timeout * (health_score_ + 1);
+}
+
+void membership::change_health(int delta, const char* reason) {
+  const int before = health_score_;
+  health_score_ = std::clamp(health_score_ + delta, 0, std::max(1, profile_.max_health_multiplier) - 1);
+  timely_beats_ = 0;
+  if (health_score_ != before)
+    events_.push_back({membership_event::health, self_.name,
+                       "score=" + std::to_string(health_score_) + " reason=" + reason});
+}
+
+void membership::note_own_lag(clock::time_point now) {
+  const clock::time_point last = last_tick_;
+  last_tick_ = now;
+  if (last == clock::time_point{} || now <= last) return;
+  const auto gap = now - last;
+  if (gap <= 2 * profile_.heartbeat) {
+    if (health_score_ > 0 && ++timely_beats_ >= profile_.health_recovery_beats)
+      change_health(-1, "timely");
+    return;
+  }
+  // This host did not run for `gap` less a heartbeat (a pause, or no CPU): nothing it did not
+  // hear meanwhile says anything about its peers. Their silence restarts from where it stood.
+  const auto lost = gap - std::chrono::duration_cast<clock::duration>(profile_.heartbeat);
+  for (auto& [name, p] : peers_) p.info.last_heard = std::min(now, p.info.last_heard + lost);
+  change_health(+1, "late_tick");
+}
+
 void membership::tick(clock::time_point now) {
+  note_own_lag(now);
   bool view_changed = false;
   for (auto it = peers_.begin(); it != peers_.end();) {
     peer& p = it->second;
     const auto silent = now - p.info.last_heard;
     switch (p.info.status) {
       case member_status::alive:
-        if (silent > profile_.suspect_after) set_status(p, member_status::suspect, now);
+        if (silent > suspect_timeout()) set_status(p, member_status::suspect, now);
         break;
-      case member_status::suspect:
-        if (silent > profile_.dead_after) {
-          // With more than two hosts alive, wait for a second host to suspect it too: one
-          // host's deafness (a one-way partition) must not kill a healthy peer.
-          // A host only ever named by others needs no confirmation: we never heard it.
-          bool confirmed = !p.heard || alive_peers_except(it->first) == 0;
-          for (const auto& by : p.suspected_by) {
-            auto other = peers_.find(by);
-            if (other != peers_.end() && other->second.info.status == member_status::alive)
-              confirmed = true;
-          }
-          if (confirmed) {
+      case member_status::suspect: {
+        // With more than two hosts alive, wait for a second host to suspect it too: one
+        // host's deafness (a one-way partition) must not kill a healthy peer. The more hosts
+        // could confirm, the longer a suspicion with few confirmations lasts (Lifeguard).
+        // A host only ever named by others needs no confirmation: we never heard it.
+        const size_t possible = p.heard ? std::min<size_t>(alive_peers_except(it->first), 3) : 0;
+        const size_t confirmed_by = confirmations(p);
+        const bool confirmed = possible == 0 || confirmed_by > 0;
+        if (confirmed && silent > dead_timeout(confirmed_by, possible)) {
+          {
             set_status(p, member_status::dead, now,
                        "silent_ms=" +
                            std::to_string(
@@ -263,6 +317,7 @@ void membership::tick(clock::time_point now) {
           }
         }
         break;
+      }
       case member_status::leaving:
         if (silent > profile_.suspect_after) {
           set_status(p, member_status::dead, now);  // already reported as left

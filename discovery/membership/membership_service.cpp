@@ -52,6 +52,9 @@ void log_event(const membership_event& e) {
     case membership_event::heard_of:
       spdlog::debug("member heard of: {}{}", e.name, detail);
       break;
+    case membership_event::health:
+      spdlog::info("local health: {}{}", e.name, detail);
+      break;
   }
 }
 
@@ -180,6 +183,11 @@ void membership_service::loop() {
       }
     }
     if (now >= next_beat) {
+      // What arrived while this thread was not running counts before any silence is judged:
+      // after a pause or a stretch without CPU, the peers' messages are waiting in the sockets.
+      receive(sub_);
+      receive(pub_);
+      now = clock::now();
       state_.tick(now);
       publish();
       next_beat = now + heartbeat;

@@ -45,11 +45,13 @@ struct cluster {
     return seeds.empty() || follows(x, y) || follows(y, x);
   }
 
-  /// One heartbeat: everyone ticks and publishes; everyone alive receives.
-  void beat(const std::set<std::string>& silent = {}) {
+  /// One heartbeat: everyone ticks and publishes; everyone alive receives. A `frozen` host
+  /// (SIGSTOP, or no CPU) does not even tick: it neither speaks nor hears nor judges.
+  void beat(const std::set<std::string>& silent = {}, const std::set<std::string>& frozen = {}) {
     now += 100ms;
     std::vector<gossip_message> sent;
     for (auto& [name, m] : hosts) {
+      if (frozen.count(name)) continue;
       m.tick(now);
       if (!silent.count(name)) sent.push_back(m.make_gossip());
     }
@@ -58,7 +60,7 @@ struct cluster {
       for (auto& [y, my] : hosts)
         if (x != y && hears(x, y)) links.insert({x, y});
     for (auto& [name, m] : hosts) {
-      if (silent.count(name)) continue;
+      if (silent.count(name) || frozen.count(name)) continue;
       for (const auto& msg : sent)
         if (links.count({name, msg.from.name})) deliver(name, msg);
     }
@@ -70,8 +72,15 @@ struct cluster {
     REQUIRE(decoded);
     hosts.at(to).on_gossip(*decoded, now);
   }
-  void beats(int n, const std::set<std::string>& silent = {}) {
-    for (int i = 0; i < n; ++i) beat(silent);
+  void beats(int n, const std::set<std::string>& silent = {},
+             const std::set<std::string>& frozen = {}) {
+    for (int i = 0; i < n; ++i) beat(silent, frozen);
+  }
+  /// Events of kind `k` that `name` has reported since the last call.
+  size_t events_of(const std::string& name, membership_event::kind k) {
+    size_t n = 0;
+    for (const auto& e : hosts.at(name).take_events()) n += e.what == k;
+    return n;
   }
   std::vector<std::string> view_of(const std::string& name) {
     std::vector<std::string> out;
@@ -419,4 +428,96 @@ TEST_CASE("a relayed record of a host not yet heard is replaced whole by the hos
   CHECK(c.hosts.at("a").view().find("c")->incarnation == 1);
   CHECK(c.hosts.at("a").view().hosts_with("game") == std::vector<std::string>{"a", "b", "c"});
   CHECK(c.hosts.at("a").view().hosts_with("payment").empty());
+}
+
+// Lifeguard's local health awareness (docs/CLUSTER.md "A busy host is not a dead host").
+
+TEST_CASE("a host that did not run does not count its own pause as its peers' silence") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  c.events_of("a", membership_event::suspected);
+  c.beats(20, {}, {"a"});  // a is frozen for 2 s while b and c go on
+  c.beat();                // a's first tick after the pause, then it hears them again
+  CHECK(c.events_of("a", membership_event::suspected) == 0);
+  // One point for the late tick, one for refuting b's and c's verdict that a was dead.
+  CHECK(c.hosts.at("a").health_score() == 2);
+  CHECK(c.hosts.at("a").suspect_timeout() == 3 * failure_profile::test().suspect_after);
+  // A real death is still found, with the stretched timeouts.
+  c.beats(40, {"c"});
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("local health recovers one point per run of timely heartbeats") {
+  cluster c;
+  for (auto n : {"a", "b"}) c.add(record(n, {"game"}));
+  c.beats(2);
+  for (int i = 0; i < 3; ++i) {  // 300 ms without running: late, but nobody suspects a
+    c.beats(2, {}, {"a"});
+    c.beat();
+  }
+  CHECK(c.hosts.at("a").health_score() == 3);
+  c.beats(failure_profile::test().health_recovery_beats - 1);
+  CHECK(c.hosts.at("a").health_score() == 3);
+  c.beat();
+  CHECK(c.hosts.at("a").health_score() == 2);
+  c.beats(2 * failure_profile::test().health_recovery_beats);
+  CHECK(c.hosts.at("a").health_score() == 0);
+  // Never past the largest multiplier.
+  for (int i = 0; i < 20; ++i) {
+    c.beats(2, {}, {"a"});
+    c.beat();
+  }
+  CHECK(c.hosts.at("a").health_score() == failure_profile::test().max_health_multiplier - 1);
+}
+
+TEST_CASE("a host that has to refute a suspicion of itself lowers its own health") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  CHECK(c.hosts.at("c").health_score() == 0);
+  c.deliver("c", c.relay("b", {{c.hosts.at("c").self(), member_status::suspect}}));
+  CHECK(c.hosts.at("c").health_score() == 1);
+  CHECK(c.events_of("c", membership_event::refuted) == 1);
+}
+
+TEST_CASE("a starved host neither accuses a briefly silent peer nor confirms another's accusation") {
+  cluster c;
+  for (auto n : {"a", "b", "c"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  for (int i = 0; i < 3; ++i) {  // a runs late three times: its timeouts are 4x
+    c.beats(2, {}, {"a"});
+    c.beat();
+  }
+  REQUIRE(c.hosts.at("a").health_score() == 3);
+  // c is silent for 1 s: past b's dead_after (0.8 s) but within a's stretched suspect_after
+  // (1.4 s). b needs a second opinion, and a gives none: nobody declares c dead.
+  c.beats(10, {"c"});
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(c.view_of("b") == std::vector<std::string>{"a", "b", "c"});
+  c.beats(2);
+  CHECK(c.events_of("b", membership_event::died) == 0);
+}
+
+TEST_CASE("a suspicion lasts longer while few of the hosts that could confirm it have") {
+  const failure_profile p = failure_profile::test();
+  membership m(record("a", {"game"}), p);
+  CHECK(m.dead_timeout(0, 0) == p.dead_after);       // nobody could confirm: dead_after
+  CHECK(m.dead_timeout(1, 1) == p.dead_after);       // three hosts: the one other confirmed
+  CHECK(m.dead_timeout(3, 3) == p.dead_after);       // all confirmed
+  // 2x - log 2 / log 4 x (2x - x) = 1.5x
+  CHECK(std::chrono::abs(m.dead_timeout(1, 3) - p.dead_after * 3 / 2) < 1ms);
+  CHECK(m.dead_timeout(2, 3) > m.dead_timeout(3, 3));
+  CHECK(m.dead_timeout(1, 3) > m.dead_timeout(2, 3));
+
+  // Five hosts; only a and b cannot hear e (c and d can): a and b confirm each other, but of
+  // three possible confirmations they have one, so e gets 1.5 x dead_after to be heard.
+  cluster c;
+  for (auto n : {"a", "b", "c", "d", "e"}) c.add(record(n, {"game"}));
+  c.beats(3);
+  c.cut = {{"a", "e"}, {"b", "e"}};
+  c.beats(11);  // 1.1 s: past dead_after, within 1.5 x
+  CHECK(c.view_of("a").size() == 5);
+  c.beats(6);  // 1.7 s
+  CHECK(c.view_of("a") == std::vector<std::string>{"a", "b", "c", "d"});
 }

@@ -35,6 +35,17 @@ struct failure_profile {
   std::chrono::milliseconds dead_after{3000};
   /// How long a dead or departed host is remembered (so stale gossip cannot revive it).
   std::chrono::milliseconds forget_after{60000};
+  /// Lifeguard's local health awareness: a host that finds itself slow (its own heartbeat loop
+  /// ran late, or it had to refute a suspicion of itself) stretches its own suspect_after and
+  /// dead_after by up to this factor before it accuses anyone (memberlist's
+  /// AwarenessMaxMultiplier is 8).
+  int max_health_multiplier = 8;
+  /// Timely heartbeats that lower the local health score by one point again.
+  int health_recovery_beats = 10;
+  /// Lifeguard's dynamic suspicion timeout: with one confirmation out of several possible, a
+  /// suspected host gets up to this multiple of dead_after to refute; each further independent
+  /// confirmation brings it down towards dead_after (log-scaled, as memberlist's suspicion.go).
+  int suspicion_max_multiplier = 2;
 
   /// Production default: a crash is noticed in about 3-3.5 s.
   static failure_profile standard() { return {}; }
@@ -75,6 +86,7 @@ struct membership_event {
     refuted,
     refused,
     heard_of,  ///< a third party named a host we have not heard: we follow its gossip endpoint
+    health,    ///< this host's local health score changed (`name` is this host)
   } what;
   std::string name;
   std::string detail;
@@ -87,7 +99,10 @@ class membership {
 
   /// Merges a gossip message that arrived from its sender at `now`.
   void on_gossip(const gossip_message& msg, clock::time_point now);
-  /// Advances failure detection to `now`.
+  /// Advances failure detection to `now`. Call it once a heartbeat: a call that comes late
+  /// (more than two heartbeats after the last) means this host was not running (paused, or
+  /// starved of CPU). It then lowers its local health, and the time it was not running does not
+  /// count as any peer's silence: it could not have heard them.
   void tick(clock::time_point now);
 
   /// Changes this host's capabilities (sorted inside); bumps its version.
@@ -106,6 +121,13 @@ class membership {
   std::vector<std::string> peer_gossip_endpoints() const;
   /// Messages ignored as replays (older than what we hold from their sender) so far.
   uint64_t replays() const noexcept { return replays_; }
+  /// Local health score, 0 (healthy) to max_health_multiplier - 1: this host's suspect and dead
+  /// timeouts are multiplied by score + 1.
+  int health_score() const noexcept { return health_score_; }
+  /// The silence after which this host suspects / declares dead a peer now (health applied;
+  /// dead_after before confirmations shorten it).
+  clock::duration suspect_timeout() const noexcept;
+  clock::duration dead_timeout(size_t confirmations, size_t possible) const noexcept;
   /// Events since the last call.
   std::vector<membership_event> take_events();
 
@@ -137,7 +159,13 @@ class membership {
   void note_rumour(const member_record& r, const std::string& from, clock::time_point now);
   void set_status(peer& p, member_status s, clock::time_point now, std::string detail = {});
   size_t alive_peers_except(const std::string& name) const;
+  /// Alive peers (other than `p` itself) whose gossip says `p` is suspect or dead.
+  size_t confirmations(const peer& p) const;
   void rebuild_view();
+  /// Raises (`delta` > 0) or lowers the local health score, within its bounds.
+  void change_health(int delta, const char* reason);
+  /// Notes how late this tick came; forgives peers the time this host was not running.
+  void note_own_lag(clock::time_point now);
 
   static constexpr size_t max_rumours = 4096;
 
@@ -145,6 +173,9 @@ class membership {
   failure_profile profile_;
   uint64_t replays_ = 0;
   uint64_t seq_ = 0;
+  int health_score_ = 0;
+  int timely_beats_ = 0;
+  clock::time_point last_tick_{};
   std::map<std::string, peer> peers_;
   std::map<std::string, rumour> rumours_;  ///< at most max_rumours
   std::set<std::string> refused_;         ///< incompatible hosts already logged
