@@ -37,28 +37,28 @@ void cluster_view::rebalance(runtime& rt) {
     rebalance_pending_ = false;
     return;
   }
-  size_t busy = 0;
-  const size_t moved = rt.retire_if(
+  const auto moved = rt.retire_if(
       [this](const actor_module& m, std::string_view id) {
         return !routes_->owns(m.capability, wire::shard_for(id, config_.shards));
       },
-      MESH_DEACTIVATE_REBALANCE, busy);
-  if (moved > 0)
-    spdlog::info("rebalance: {:016x} handed_off={} busy={}", routes_->epoch(), moved, busy);
-  rebalance_pending_ = busy > 0;
+      MESH_DEACTIVATE_REBALANCE);
+  // handed_off counts what the stats count as deactivations with reason rebalance.
+  if (moved.deactivated + moved.empty > 0)
+    spdlog::info("rebalance: {:016x} handed_off={} empty={} busy={}", routes_->epoch(),
+                 moved.deactivated, moved.empty, moved.busy);
+  rebalance_pending_ = moved.busy > 0;
 }
 
 void cluster_view::recover_from_pause(runtime& rt, clock::duration paused,
                                       std::chrono::milliseconds refuse_for) {
   // The peers may have declared this host dead and activated its keys elsewhere: its actors'
   // state may be stale and the requests queued during the pause may have run elsewhere.
-  size_t busy = 0;
-  const size_t retired = rt.retire_if([](const actor_module&, std::string_view) { return true; },
-                                      MESH_DEACTIVATE_REBALANCE, busy);
+  const auto retired = rt.retire_if([](const actor_module&, std::string_view) { return true; },
+                                    MESH_DEACTIVATE_REBALANCE);
   paused_until_ = clock::now() + refuse_for;
-  spdlog::warn("paused: {} paused_ms={} retired={} busy={} refusing_ms={}", config_.name,
-               std::chrono::duration_cast<std::chrono::milliseconds>(paused).count(), retired,
-               busy, refuse_for.count());
+  spdlog::warn("paused: {} paused_ms={} retired={} empty={} busy={} refusing_ms={}", config_.name,
+               std::chrono::duration_cast<std::chrono::milliseconds>(paused).count(),
+               retired.deactivated, retired.empty, retired.busy, refuse_for.count());
 }
 
 void cluster_view::count_member_changes(const discovery::membership_snapshot& snapshot) {

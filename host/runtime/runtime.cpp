@@ -229,7 +229,7 @@ size_t runtime::run_slot_inline(activation* a, clock::time_point until, clock::t
 }
 
 bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
-                         int64_t idle_before_ns) {
+                         int64_t idle_before_ns, bool* had_instance) {
   a->lock.lock();
   if (a->scheduled || a->head != nullptr ||
       (idle_before_ns != 0 && a->last_active.load(std::memory_order_relaxed) > idle_before_ns)) {
@@ -239,6 +239,9 @@ bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_
   a->scheduled = true;  // nobody else may schedule it now; only the dispatcher pushes mail
   a->retiring = true;
   a->retire_reason = reason;
+  // Not scheduled: no worker runs it, so its instance is settled (and after the push below a
+  // worker may free `a` at any time).
+  if (had_instance != nullptr) *had_instance = a->instance != nullptr;
   a->lock.unlock();
   module.actors.erase(a, actor_directory::hash_of(a->id));
   --live_;
@@ -262,10 +265,10 @@ size_t runtime::retire_idle(clock::duration idle) {
   return retired;
 }
 
-size_t runtime::retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
-                          mesh_deactivation_reason reason, size_t& busy) {
-  size_t retired = 0;
-  busy = 0;
+runtime::retired_count runtime::retire_if(
+    const std::function<bool(const actor_module&, std::string_view)>& lost,
+    mesh_deactivation_reason reason) {
+  retired_count count;
   std::vector<activation*> candidates;
   for (actor_module* m : modules_seen_) {
     candidates.clear();
@@ -273,14 +276,18 @@ size_t runtime::retire_if(const std::function<bool(const actor_module&, std::str
       if (lost(*m, a->id)) candidates.push_back(a);
     });
     for (activation* a : candidates) {
-      if (try_retire(*m, a, reason, 0)) {
-        ++retired;
-      } else {
-        ++busy;
-      }
+      // A slot whose instance a crash discarded is dropped without a hook (finish_retire
+      // counts only instances), so it is not counted as deactivated.
+      bool had_instance = false;
+      if (!try_retire(*m, a, reason, 0, &had_instance))
+        ++count.busy;
+      else if (had_instance)
+        ++count.deactivated;
+      else
+        ++count.empty;
     }
   }
-  return retired;
+  return count;
 }
 
 void runtime::shutdown() {

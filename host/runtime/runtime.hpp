@@ -162,11 +162,16 @@ class runtime {
   /// many were retired. Busy actors are skipped.
   size_t retire_idle(clock::duration idle);
 
-  /// Dispatcher: deactivates the actors for which `lost(module, id)` holds (their keys moved to
-  /// another host) with `reason`; returns how many, and sets `busy` to how many matched but
-  /// still had work (call again later for those).
-  size_t retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
-                   mesh_deactivation_reason reason, size_t& busy);
+  /// What retire_if did.
+  struct retired_count {
+    size_t deactivated = 0;  ///< actors with an instance: their deactivation hook runs
+    size_t empty = 0;        ///< slots without one (a crash discarded it): dropped, no hook
+    size_t busy = 0;         ///< matched but still had work: call again later for those
+  };
+  /// Dispatcher: retires the actors for which `lost(module, id)` holds (their keys moved to
+  /// another host) with hook reason `reason`.
+  retired_count retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
+                          mesh_deactivation_reason reason);
 
   /// Dispatcher: deactivates every actor (hook reason shutdown), waits for the workers to finish
   /// them, and stops the workers. Call after all submitted tasks completed.
@@ -210,8 +215,10 @@ class runtime {
     }
   }
   void finish_retire(activation* a);
+  /// Retires `a` unless it has work (or was active after `idle_before_ns`, when not 0);
+  /// `had_instance`, if given, says whether it held an instance (whose hook then runs).
   bool try_retire(actor_module& module, activation* a, mesh_deactivation_reason reason,
-                  int64_t idle_before_ns);
+                  int64_t idle_before_ns, bool* had_instance = nullptr);
 
   runtime_config config_;
   completion_sink& sink_;

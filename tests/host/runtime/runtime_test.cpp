@@ -167,6 +167,25 @@ TEST_CASE("idle actors get the deactivation hook with reason idle and busy ones 
   REQUIRE(f.sink.wait_for(3));
 }
 
+TEST_CASE("retire_if counts as deactivated only the actors whose hook runs, as the stats do") {
+  fixture f;
+  const uint64_t hooks_before = probe_counter("probe_deactivations", 2);
+  for (int i = 0; i < 5; ++i) f.call("m" + std::to_string(i), {{"op", "info"}});
+  // Two of them crash: their slots stay, without an instance, until the next request.
+  f.call("m0", {{"op", "throw"}});
+  f.call("m1", {{"op", "throw"}});
+  f.call("kept", {{"op", "info"}});
+  const auto moved = f.rt.retire_if(
+      [](const actor_module&, std::string_view id) { return id.substr(0, 1) == "m"; },
+      MESH_DEACTIVATE_REBALANCE);
+  CHECK(moved.deactivated == 3);
+  CHECK(moved.empty == 2);
+  CHECK(moved.busy == 0);
+  CHECK(f.rt.live_actors() == 1);
+  REQUIRE(wait_until([&] { return f.rt.stats().deactivations_rebalance.load() == 3; }));
+  CHECK(probe_counter("probe_deactivations", 2) == hooks_before + 3);
+}
+
 TEST_CASE("shutdown deactivates every actor with reason shutdown") {
   const uint64_t before = probe_counter("probe_deactivations", 1);
   {
