@@ -18,6 +18,9 @@ Definitions (all times are unix milliseconds; every process runs on the same clo
                    last exec) intersect: two live copies of the same actor served requests at the
                    same time.
   availability     ok calls / calls, by the second in which they were sent.
+  false death      a host declared dead (`member dead:`) while it was running and reachable:
+                   not killed, stopped or terminated for long enough to be found dead, and not
+                   cut off by the scenario's partition (false_deaths()).
 """
 import collections
 import datetime
@@ -53,6 +56,13 @@ JOINED_RE = re.compile(r"^member (?:joined|recovered): (\S+)")
 # A peer's restart (a new incarnation) as its peers log it: a fresh record, or a rejoin.
 RESTARTED_RE = re.compile(r"^member (?:updated: (\S+) version=1$|recovered: (\S+) reason=rejoined)")
 REBALANCE_RE = re.compile(r"^rebalance: \S+ handed_off=(\d+)")
+LATE_TICK_RE = re.compile(r"^local health: (\S+) score=\d+ reason=late_tick")
+# A host absent for less than this cannot deserve to be declared dead: the test profile's
+# dead_after (docs/CLUSTER.md), the shortest silence that may kill.
+FAULT_MIN_MS = 800
+# A death declared this long after a fault ends is still that fault's (a few heartbeats, on a
+# busy machine).
+FAULT_GRACE_MS = 3000
 
 
 class run:
@@ -213,6 +223,47 @@ class run:
                 if m and (t0 is None or ms >= t0) and (t1 is None or ms < t1):
                     out.append((host, ms, m.group(1)))
         return out
+
+    def absences(self, shortest_ms=FAULT_MIN_MS):
+        """host -> [(t0, t1)]: when the orchestrator had the host down (kill or term until the
+        next start: that process is gone, however soon another takes its place) or frozen (stop
+        until cont, for spans of at least `shortest_ms`: a shorter pause deserves no death). A
+        span still open at the end of the run ends at infinity."""
+        out = collections.defaultdict(list)
+        since = {}
+        for e in sorted(self.events, key=lambda e: e["ts"]):
+            h = e.get("host")
+            if e["event"] in ("kill", "term", "stop") and h not in since:
+                since[h] = (e["ts"], e["event"])
+            elif e["event"] in ("start", "cont") and h in since:
+                t0, why = since.pop(h)
+                if why != "stop" or e["ts"] - t0 >= shortest_ms:
+                    out[h].append((t0, e["ts"]))
+        for h, (t0, _) in since.items():
+            out[h].append((t0, float("inf")))
+        return out
+
+    def false_deaths(self, expected=()):
+        """[(observer, ms, dead host)] of deaths declared of a host that was running and
+        reachable: not down or frozen for long enough to be found dead (absences()), nor cut off
+        by a fault the scenario names in `expected` ((host, t0, t1) spans: that host, and every
+        host it was cut off from, may be declared dead then). A death declared up to
+        FAULT_GRACE_MS after such a span ends is still the fault's."""
+        spans = self.absences()
+        out = []
+        for observer, ms, dead in self.dead_events():
+            deserved = any(t0 <= ms <= t1 + FAULT_GRACE_MS for t0, t1 in spans.get(dead, []))
+            deserved = deserved or any(
+                (h == dead or h == observer) and t0 <= ms <= t1 + FAULT_GRACE_MS
+                for h, t0, t1 in expected)
+            if not deserved:
+                out.append((observer, ms, dead))
+        return out
+
+    def late_ticks(self):
+        """[(host, ms)] of the times a host's gossip loop ran late (it was paused or starved)."""
+        return [(h, ms) for h, lines in self.logs.items() for ms, msg in lines
+                if LATE_TICK_RE.match(msg)]
 
     def views(self, host):
         """[(ms, frozenset of hosts)] of `host`'s view changes."""
