@@ -267,7 +267,7 @@ void membership::change_health(int delta, const char* reason) {
   const int before = health_score_;
   health_score_ = std::clamp(health_score_ + delta, 0, std::max(1, profile_.max_health_multiplier) - 1);
   timely_beats_ = 0;
-  if (health_score_ != before)
+  if (health_score_ != before || delta > 0)  // every sign of slowness is logged, even at the cap
     events_.push_back({membership_event::health, self_.name,
                        "score=" + std::to_string(health_score_) + " reason=" + reason});
 }
