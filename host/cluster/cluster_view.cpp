@@ -32,7 +32,18 @@ bool cluster_view::apply(const std::vector<snapshot_ptr>& updates) {
   return true;
 }
 
+namespace {
+bool every_actor(const actor_module&, std::string_view) { return true; }
+}  // namespace
+
 void cluster_view::rebalance(runtime& rt) {
+  if (stale_after_pause_) {
+    const auto late = rt.retire_if(every_actor, MESH_DEACTIVATE_REBALANCE);
+    if (late.deactivated + late.empty > 0)
+      spdlog::info("retired after pause: {} retired={} empty={} busy={}", config_.name,
+                   late.deactivated, late.empty, late.busy);
+    stale_after_pause_ = late.busy > 0;
+  }
   if (!routes_) {
     rebalance_pending_ = false;
     return;
@@ -53,8 +64,8 @@ void cluster_view::recover_from_pause(runtime& rt, clock::duration paused,
                                       std::chrono::milliseconds refuse_for) {
   // The peers may have declared this host dead and activated its keys elsewhere: its actors'
   // state may be stale and the requests queued during the pause may have run elsewhere.
-  const auto retired = rt.retire_if([](const actor_module&, std::string_view) { return true; },
-                                    MESH_DEACTIVATE_REBALANCE);
+  const auto retired = rt.retire_if(every_actor, MESH_DEACTIVATE_REBALANCE);
+  stale_after_pause_ = retired.busy > 0;
   paused_until_ = clock::now() + refuse_for;
   spdlog::warn("paused: {} paused_ms={} retired={} empty={} busy={} refusing_ms={}", config_.name,
                std::chrono::duration_cast<std::chrono::milliseconds>(paused).count(),

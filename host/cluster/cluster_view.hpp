@@ -52,15 +52,17 @@ class cluster_view {
   /// This run's incarnation, from the view (0: not in a view yet).
   uint64_t incarnation() const noexcept { return incarnation_; }
 
-  /// Actors whose keys moved away may still be live: call rebalance() again.
-  bool rebalance_pending() const noexcept { return rebalance_pending_; }
-  /// Retires the actors of `rt` whose keys this host no longer owns; those still busy keep the
-  /// rebalance pending.
+  /// Actors whose keys moved away, or that were busy when a pause ended, may still be live:
+  /// call rebalance() again.
+  bool rebalance_pending() const noexcept { return rebalance_pending_ || stale_after_pause_; }
+  /// Retires the actors of `rt` whose keys this host no longer owns, and, after a pause, those
+  /// that were still busy then; those still busy keep the rebalance pending.
   void rebalance(runtime& rt);
 
   /// The dispatcher found that it was paused for `paused`: its peers may have declared it dead
-  /// and activated its keys elsewhere. Retires every actor of `rt` and refuses actor requests
-  /// for `refuse_for` from now on.
+  /// and activated its keys elsewhere. Retires every actor of `rt` (those still running a
+  /// handler once it ends: rebalance_pending()) and refuses actor requests for `refuse_for`
+  /// from now on.
   void recover_from_pause(runtime& rt, clock::duration paused, std::chrono::milliseconds refuse_for);
   /// Actor requests are refused now (a recent pause; see recover_from_pause).
   bool refusing_requests() const {
@@ -80,6 +82,8 @@ class cluster_view {
   std::unique_ptr<routing_table> routes_;
   uint64_t incarnation_ = 0;
   bool rebalance_pending_ = false;
+  /// Actors that were busy when a pause ended: their state may be stale too (retire them all).
+  bool stale_after_pause_ = false;
   clock::time_point paused_until_{};  ///< actor requests are refused until then
   std::map<std::string, discovery::member_status> member_status_;  ///< last seen, peers only
 };

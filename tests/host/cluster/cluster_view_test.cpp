@@ -5,6 +5,10 @@
 #include <algorithm>
 
 #include "cluster/cluster_view.hpp"
+#include "plugin/module_table.hpp"
+#include "plugin/plugin_loader.hpp"
+
+#include <thread>
 
 using namespace mesh::host;
 namespace discovery = mesh::discovery;
@@ -124,6 +128,36 @@ TEST_SUITE("cluster_view") {
     CHECK(f.view.refusing_requests());
     f.view.recover_from_pause(rt, 5s, 0ms);
     CHECK_FALSE(f.view.refusing_requests());
+  }
+
+  TEST_CASE("an actor still running a handler when a pause ends is retired once it is done") {
+    fixture f;
+    null_sink sink;
+    runtime rt({1, 1 << 16}, sink);
+    module_table table{std::nullopt};
+    auto plugin = load_plugin(std::filesystem::path(MESH_FIXTURE_PLUGIN_DIR) / "libfixture_probe.so");
+    REQUIRE(plugin);
+    REQUIRE(table.add(*plugin));
+    auto probe = table.resolve("probe", "Probe");
+    REQUIRE(probe);
+    const uint8_t sleep_300ms[] = {0x82, 0xa2, 'o', 'p', 0xa5, 's', 'l', 'e', 'e', 'p',
+                                   0xa2, 'm', 's', 0xcd, 0x01, 0x2c};  // {op: sleep, ms: 300}
+    task t;
+    t.kind = mesh::wire::op::cast;
+    t.payload = {sleep_300ms, sizeof sleep_300ms};
+    rt.submit(**probe, "busy", &t);
+    std::this_thread::sleep_for(50ms);  // the worker is in the handler
+    f.view.recover_from_pause(rt, 5s, 0ms);
+    CHECK(rt.live_actors() == 1);
+    CHECK(f.view.rebalance_pending());
+    const auto end = clock::now() + 10s;
+    while (rt.live_actors() != 0 && clock::now() < end) {
+      std::this_thread::sleep_for(10ms);
+      f.view.rebalance(rt);
+    }
+    CHECK(rt.live_actors() == 0);
+    CHECK_FALSE(f.view.rebalance_pending());
+    rt.shutdown();
   }
 
   TEST_CASE("a rebalance without a view has nothing to hand off") {
