@@ -308,13 +308,11 @@ void membership::tick(clock::time_point now) {
         const size_t confirmed_by = confirmations(p);
         const bool confirmed = possible == 0 || confirmed_by > 0;
         if (confirmed && silent > dead_timeout(confirmed_by, possible)) {
-          {
-            set_status(p, member_status::dead, now,
-                       "silent_ms=" +
-                           std::to_string(
-                               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
-            view_changed = true;
-          }
+          set_status(p, member_status::dead, now,
+                     "silent_ms=" +
+                         std::to_string(
+                             std::chrono::duration_cast<std::chrono::milliseconds>(silent).count()));
+          view_changed = true;
         }
         break;
       }

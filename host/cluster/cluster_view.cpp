@@ -1,5 +1,7 @@
 #include "cluster/cluster_view.hpp"
 
+#include <algorithm>
+
 #include <mesh/wire/shard.hpp>
 
 #include <spdlog/spdlog.h>
@@ -32,17 +34,20 @@ bool cluster_view::apply(const std::vector<snapshot_ptr>& updates) {
   return true;
 }
 
-namespace {
-bool every_actor(const actor_module&, std::string_view) { return true; }
-}  // namespace
-
 void cluster_view::rebalance(runtime& rt) {
-  if (stale_after_pause_) {
-    const auto late = rt.retire_if(every_actor, MESH_DEACTIVATE_REBALANCE);
+  if (!stale_after_pause_.empty()) {
+    const auto stale = [this](const actor_module& m, std::string_view id) {
+      return std::find_if(stale_after_pause_.begin(), stale_after_pause_.end(),
+                          [&](const runtime::actor_key& k) {
+                            return k.first == &m && k.second == id;
+                          }) != stale_after_pause_.end();
+    };
+    std::vector<runtime::actor_key> still_busy;
+    const auto late = rt.retire_if(stale, MESH_DEACTIVATE_REBALANCE, &still_busy);
     if (late.deactivated + late.empty > 0)
       spdlog::info("retired after pause: {} retired={} empty={} busy={}", config_.name,
                    late.deactivated, late.empty, late.busy);
-    stale_after_pause_ = late.busy > 0;
+    stale_after_pause_ = std::move(still_busy);
   }
   if (!routes_) {
     rebalance_pending_ = false;
@@ -64,8 +69,8 @@ void cluster_view::recover_from_pause(runtime& rt, clock::duration paused,
                                       std::chrono::milliseconds refuse_for) {
   // The peers may have declared this host dead and activated its keys elsewhere: its actors'
   // state may be stale and the requests queued during the pause may have run elsewhere.
-  const auto retired = rt.retire_if(every_actor, MESH_DEACTIVATE_REBALANCE);
-  stale_after_pause_ = retired.busy > 0;
+  const auto retired = rt.retire_if([](const actor_module&, std::string_view) { return true; },
+                                    MESH_DEACTIVATE_REBALANCE, &stale_after_pause_);
   paused_until_ = clock::now() + refuse_for;
   spdlog::warn("paused: {} paused_ms={} retired={} empty={} busy={} refusing_ms={}", config_.name,
                std::chrono::duration_cast<std::chrono::milliseconds>(paused).count(),

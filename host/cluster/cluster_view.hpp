@@ -54,7 +54,7 @@ class cluster_view {
 
   /// Actors whose keys moved away, or that were busy when a pause ended, may still be live:
   /// call rebalance() again.
-  bool rebalance_pending() const noexcept { return rebalance_pending_ || stale_after_pause_; }
+  bool rebalance_pending() const noexcept { return rebalance_pending_ || !stale_after_pause_.empty(); }
   /// Retires the actors of `rt` whose keys this host no longer owns, and, after a pause, those
   /// that were still busy then; those still busy keep the rebalance pending.
   void rebalance(runtime& rt);
@@ -82,8 +82,9 @@ class cluster_view {
   std::unique_ptr<routing_table> routes_;
   uint64_t incarnation_ = 0;
   bool rebalance_pending_ = false;
-  /// Actors that were busy when a pause ended: their state may be stale too (retire them all).
-  bool stale_after_pause_ = false;
+  /// Actors that were busy when a pause ended: their state may be stale too. Only they are
+  /// retired later; actors activated after the pause are not.
+  std::vector<runtime::actor_key> stale_after_pause_;
   clock::time_point paused_until_{};  ///< actor requests are refused until then
   std::map<std::string, discovery::member_status> member_status_;  ///< last seen, peers only
 };

@@ -267,8 +267,9 @@ size_t runtime::retire_idle(clock::duration idle) {
 
 runtime::retired_count runtime::retire_if(
     const std::function<bool(const actor_module&, std::string_view)>& lost,
-    mesh_deactivation_reason reason) {
+    mesh_deactivation_reason reason, std::vector<actor_key>* busy_keys) {
   retired_count count;
+  if (busy_keys != nullptr) busy_keys->clear();
   std::vector<activation*> candidates;
   for (actor_module* m : modules_seen_) {
     candidates.clear();
@@ -279,12 +280,14 @@ runtime::retired_count runtime::retire_if(
       // A slot whose instance a crash discarded is dropped without a hook (finish_retire
       // counts only instances), so it is not counted as deactivated.
       bool had_instance = false;
-      if (!try_retire(*m, a, reason, 0, &had_instance))
+      if (!try_retire(*m, a, reason, 0, &had_instance)) {
         ++count.busy;
-      else if (had_instance)
+        if (busy_keys != nullptr) busy_keys->emplace_back(m, a->id);
+      } else if (had_instance) {
         ++count.deactivated;
-      else
+      } else {
         ++count.empty;
+      }
     }
   }
   return count;

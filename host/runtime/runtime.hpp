@@ -168,10 +168,14 @@ class runtime {
     size_t empty = 0;        ///< slots without one (a crash discarded it): dropped, no hook
     size_t busy = 0;         ///< matched but still had work: call again later for those
   };
+  /// (module, id) of an actor.
+  using actor_key = std::pair<const actor_module*, std::string>;
   /// Dispatcher: retires the actors for which `lost(module, id)` holds (their keys moved to
-  /// another host) with hook reason `reason`.
+  /// another host) with hook reason `reason`; `busy_keys`, if given, gets the keys of those
+  /// that still had work.
   retired_count retire_if(const std::function<bool(const actor_module&, std::string_view)>& lost,
-                          mesh_deactivation_reason reason);
+                          mesh_deactivation_reason reason,
+                          std::vector<actor_key>* busy_keys = nullptr);
 
   /// Dispatcher: deactivates every actor (hook reason shutdown), waits for the workers to finish
   /// them, and stops the workers. Call after all submitted tasks completed.

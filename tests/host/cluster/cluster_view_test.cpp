@@ -142,20 +142,24 @@ TEST_SUITE("cluster_view") {
     REQUIRE(probe);
     const uint8_t sleep_300ms[] = {0x82, 0xa2, 'o', 'p', 0xa5, 's', 'l', 'e', 'e', 'p',
                                    0xa2, 'm', 's', 0xcd, 0x01, 0x2c};  // {op: sleep, ms: 300}
-    task t;
-    t.kind = mesh::wire::op::cast;
+    const uint8_t info[] = {0x81, 0xa2, 'o', 'p', 0xa4, 'i', 'n', 'f', 'o'};  // {op: info}
+    task t, fresh;
+    t.kind = fresh.kind = mesh::wire::op::cast;
     t.payload = {sleep_300ms, sizeof sleep_300ms};
+    fresh.payload = {info, sizeof info};
     rt.submit(**probe, "busy", &t);
     std::this_thread::sleep_for(50ms);  // the worker is in the handler
     f.view.recover_from_pause(rt, 5s, 0ms);
     CHECK(rt.live_actors() == 1);
     CHECK(f.view.rebalance_pending());
+    rt.submit(**probe, "after", &fresh);  // activated after the pause: not stale
     const auto end = clock::now() + 10s;
-    while (rt.live_actors() != 0 && clock::now() < end) {
+    while (rt.live_actors() != 1 || f.view.rebalance_pending()) {
+      if (clock::now() > end) break;
       std::this_thread::sleep_for(10ms);
       f.view.rebalance(rt);
     }
-    CHECK(rt.live_actors() == 0);
+    CHECK(rt.live_actors() == 1);  // "busy" retired once its handler ended; "after" kept
     CHECK_FALSE(f.view.rebalance_pending());
     rt.shutdown();
   }
