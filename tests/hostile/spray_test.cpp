@@ -334,8 +334,16 @@ TEST_CASE("hostile bytes at every port neither crash nor bloat the host, and cli
   for (auto& t : sprayers) t.join();
   steady_client.join();
   REQUIRE(host.process().running());
-  std::this_thread::sleep_for(500ms);
-  const size_t rss_end = rss_kib(pid);
+  // What the host still holds once it has caught up: on a loaded machine its threads may still
+  // be draining queued frames and closing the sprayers' connections for a few seconds (once 23
+  // MiB over the warm-up 0.5 s after the spray, beside other tests). Memory it keeps for good
+  // (bloat, a leak) does not go away however long this waits.
+  size_t rss_end = 0;
+  for (const auto settle_end = steady::now() + 10s;;) {
+    std::this_thread::sleep_for(500ms);
+    rss_end = rss_kib(pid);
+    if (rss_end < rss_warm + max_growth_kib || steady::now() > settle_end) break;
+  }
 
   MESSAGE("sent: router frames " << router_frames.load() << ", gossip frames "
                                  << gossip_frames.load() << ", raw TCP connections "
