@@ -13,7 +13,7 @@ Without root or network namespaces it prints "skipped: REASON" and exits 0 (CTes
 test skipped). --full runs the durations of docs/RELIABILITY.md instead of the shorter CI ones.
 --busy runs the scenario on a busy machine: BUSY_PER_CORE busy loops per core compete with the
 hosts for every core from before the first host starts to the end (each loop also ends by
-itself after BUSY_LIMIT_S), and the report gives the load average it reached.
+itself after BUSY_LIMIT_S), and the report gives the runnable tasks it sampled.
 """
 import argparse
 import json
@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check  # noqa: E402
 
 HOSTS = {"a": "127.0.0.2", "b": "127.0.0.3", "c": "127.0.0.4", "d": "127.0.0.5"}
-# --busy: with the hosts and the load client, about the load average (7 on 2 cores) at which
-# false deaths were first seen.
+# --busy: with the hosts and the load client, about the load (7 runnable tasks on 2 cores) at
+# which false deaths were first seen.
 BUSY_PER_CORE = 3
 BUSY_LIMIT_S = 300  # longer than any scenario; stop_all ends the loops first
 BUSY_LOOP = ("import sys, time\n"
@@ -148,7 +148,6 @@ class cluster:
             self.helpers.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP,
                                                   str(BUSY_LIMIT_S)]))
         self.event("busy", loops=n)
-        self.runnable = []
 
         def sample():
             while self.load_sampling:
