@@ -1,5 +1,7 @@
 #include "runtime/runtime.hpp"
 
+#include "runtime/turn.hpp"
+
 #include <mesh/wire/object_walk.hpp>
 
 #include <spdlog/spdlog.h>
@@ -94,8 +96,13 @@ activation* new_activation(actor_module& module, std::string_view id) {
   return a;
 }
 
+}  // namespace
+
+namespace {
+
 /// Frees a slot made by new_activation.
 void delete_activation(activation* a) noexcept {
+  delete a->extras;
   a->~activation();
   ::operator delete(a);
 }
@@ -111,6 +118,9 @@ runtime::runtime(runtime_config config, completion_sink& sink)
 
 runtime::~runtime() {
   if (!workers_.empty()) shutdown();
+  outbound_batch_.clear();
+  outbound_.take_all(outbound_batch_);
+  for (actor_request* r : outbound_batch_) delete r;
 }
 
 void runtime::submit(actor_module& module, std::string_view id, task* t) {
@@ -124,6 +134,11 @@ void runtime::submit(actor_module& module, std::string_view id, task* t) {
     module.actors.insert(hash, a);
     ++live_;
   }
+  enqueue(a, t);
+}
+
+void runtime::enqueue(activation* a, task* t) {
+  actor_module& module = *a->module;
   t->actor = a;
   t->next = nullptr;
   bool schedule = false;
@@ -149,6 +164,9 @@ void runtime::submit(actor_module& module, std::string_view id, task* t) {
 }
 
 size_t runtime::run_inline() {
+  // Requests the workers' turns made go first: an actor that ran there and now runs here keeps
+  // its requests in the order it made them.
+  run_outbound();
   if (inline_.empty()) return 0;
   batch_usage_ = thread_usage();
   batch_start_ = clock::now();
@@ -159,6 +177,8 @@ size_t runtime::run_inline() {
     ran += run_slot_inline(inline_[i], until, now);
   for (; i < inline_.size(); ++i) hand_to_workers(inline_[i]);  // out of time: the rest
   inline_.clear();
+  // An actor that asked to be deactivated in this batch is idle now, before new mail comes.
+  if (!retire_requests_.empty()) retire_requested();
   return ran;
 }
 
@@ -221,6 +241,9 @@ size_t runtime::run_slot_inline(activation* a, clock::time_point until, clock::t
   if (a->head == nullptr) {
     a->scheduled = false;
     a->lock.unlock();
+  } else if (t == nullptr && now < until && !module.demoted.load(std::memory_order_relaxed)) {
+    a->lock.unlock();
+    inline_.push_back(a);  // mail that came during its turn (a reply, its own call): later here
   } else {
     a->lock.unlock();
     hand_to_workers(a);
@@ -239,6 +262,8 @@ bool runtime::try_retire(actor_module& module, activation* a, mesh_deactivation_
   a->scheduled = true;  // nobody else may schedule it now; only the dispatcher pushes mail
   a->retiring = true;
   a->retire_reason = reason;
+  // Its timers die with it, here on the dispatcher, so that none fires into a freed slot.
+  if (a->extras != nullptr) timers_.cancel_all(a->extras->timer_head, a->extras->timer_count);
   // Not scheduled: no worker runs it, so its instance is settled (and after the push below a
   // worker may free `a` at any time).
   if (had_instance != nullptr) *had_instance = a->instance != nullptr;
@@ -344,6 +369,10 @@ void runtime::run_slot(activation* a) {
 }
 
 void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on where) {
+  if (t->message) {
+    run_message(a, static_cast<actor_message*>(t), where);
+    return;
+  }
   const actor_module& module = *a->module;
   outcome result;
   if (t->kind == wire::op::call && now > t->deadline) {
@@ -354,6 +383,7 @@ void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on whe
   }
   output_buffer& out = thread_output();
   mesh_output sink_out = out.as_output();
+  turn current(*this, a, t, where);
   if (a->instance == nullptr) {
     out.reset(config_.max_reply_bytes);
     const std::string_view id = t->actor->id;
@@ -364,11 +394,18 @@ void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on whe
     ctx.module = module.name.c_str();
     ctx.capability = module.capability.c_str();
     ctx.activation = next_activation_.fetch_add(1, std::memory_order_relaxed);
+    ctx.services = &host_services_table;
+    ctx.self = a;
+    ctx.host = config_.host_name.c_str();
+    current.activation_no = ctx.activation;
     a->instance = module.abi->create(&ctx, &sink_out);
     if (a->instance == nullptr) {
       stats_.activation_failures.fetch_add(1, std::memory_order_relaxed);
       result.code = wire::error_code::activation_failed;
       result.message = message_of(out);
+      // What the constructor armed or asked for dies with it.
+      if (a->extras != nullptr) timers_.cancel_all(a->extras->timer_head, a->extras->timer_count);
+      current.discard_outbox();
       finish(t, result, where);
       return;
     }
@@ -376,6 +413,7 @@ void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on whe
     a->module->instances.fetch_add(1, std::memory_order_relaxed);
     stats_.activations.fetch_add(1, std::memory_order_relaxed);
   }
+  current.activation_no = a->number.load(std::memory_order_relaxed);
   out.reset(config_.max_reply_bytes);
   const mesh_bytes payload{t->payload.data, t->payload.size};
   const mesh_status status = t->kind == wire::op::call
@@ -383,11 +421,17 @@ void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on whe
                                  : module.abi->cast(a->instance, payload, &sink_out);
   a->last_active.store(to_ns(now), std::memory_order_relaxed);
   result.activation = a->number.load(std::memory_order_relaxed);
+  // A call the handler deferred is answered by reply(), in this turn or a later one, unless the
+  // handler failed after deferring it (then it is answered below, with that failure).
+  const bool deferred = current.deferred_token != 0;
+  if (deferred && status != MESH_STATUS_OK) take_deferred(a, current.deferred_token);
   bool crashed = false;
   switch (status) {
     case MESH_STATUS_OK:
       if (t->kind == wire::op::cast) {
         result.ok = true;
+      } else if (deferred) {
+        break;
       } else if (out.overflow) {
         result.code = wire::error_code::bad_reply;
         result.message = "the actor's reply exceeds the host's reply size limit";
@@ -419,19 +463,113 @@ void runtime::run_task(activation* a, task* t, clock::time_point now, ran_on whe
       break;
   }
   if (crashed) {
-    // mesh's semantics: a failed actor is dropped; the next request gets a fresh one.
-    module.abi->destroy(a->instance, MESH_DEACTIVATE_CRASHED);
-    a->instance = nullptr;
-    a->number.store(0, std::memory_order_relaxed);
-    a->module->instances.fetch_sub(1, std::memory_order_relaxed);
-    stats_.deactivations_crash.fetch_add(1, std::memory_order_relaxed);
+    // The failure message lives in `out`, which the crash path does not touch.
+    discard_instance(a, where, result.message);
   }
+  flush_turn(current);
+  if (t->kind == wire::op::call && deferred && !crashed && status == MESH_STATUS_OK) return;
   finish(t, result, where);
+}
+
+void runtime::discard_instance(activation* a, ran_on where, std::string_view why) {
+  // mesh's semantics: a failed actor is dropped; the next request gets a fresh one.
+  a->module->abi->destroy(a->instance, MESH_DEACTIVATE_CRASHED);
+  a->instance = nullptr;
+  a->number.store(0, std::memory_order_relaxed);
+  a->module->instances.fetch_sub(1, std::memory_order_relaxed);
+  stats_.deactivations_crash.fetch_add(1, std::memory_order_relaxed);
+  settle_extras(a, wire::error_code::actor_error,
+                std::string("the actor failed before it replied: ").append(why), where);
+}
+
+void runtime::settle_extras(activation* a, wire::error_code code, std::string_view message,
+                            ran_on where) {
+  actor_extras* x = a->extras;
+  if (x == nullptr) return;
+  timers_.cancel_all(x->timer_head, x->timer_count);
+  std::vector<std::pair<uint64_t, task*>> deferred;
+  deferred.swap(x->deferred);
+  outcome result;
+  result.code = code;
+  result.message = message;
+  for (auto& [token, t] : deferred) finish(t, result, where);
+}
+
+task* runtime::take_deferred(activation* a, uint64_t token) noexcept {
+  actor_extras* x = a->extras;
+  if (x == nullptr) return nullptr;
+  for (size_t i = 0; i < x->deferred.size(); ++i) {
+    if (x->deferred[i].first != token) continue;
+    task* t = x->deferred[i].second;
+    x->deferred[i] = x->deferred.back();
+    x->deferred.pop_back();
+    return t;
+  }
+  return nullptr;
+}
+
+void runtime::run_message(activation* a, actor_message* m, ran_on where) {
+  const actor_module& module = *a->module;
+  std::unique_ptr<actor_message> owned(m);
+  const bool has_handler = module.abi->struct_size >= MESH_MODULE_SIZE_1_1 + sizeof(void*) &&
+                           module.abi->on_message != nullptr;
+  // A message never activates an actor: it belongs to the activation that made the call or
+  // armed the timer, and is dropped if that one is gone.
+  if (!has_handler || a->instance == nullptr ||
+      a->number.load(std::memory_order_relaxed) != m->for_activation) {
+    stats_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  bool periodic = false;
+  if (m->what == MESH_MESSAGE_TIMER) {
+    actor_extras* x = a->extras;
+    if (x == nullptr || !timers_.deliver(m->handle, x->timer_head, x->timer_count, periodic))
+      return;  // cancelled after it fell due: not delivered
+    stats_.timer_firings.fetch_add(1, std::memory_order_relaxed);
+  }
+  output_buffer& out = thread_output();
+  out.reset(config_.max_reply_bytes);
+  mesh_output sink_out = out.as_output();
+  turn current(*this, a, nullptr, where);
+  current.activation_no = m->for_activation;
+  const std::string_view code = m->ok ? std::string_view() : wire::to_string(m->code);
+  mesh_message msg{};
+  msg.struct_size = sizeof msg;
+  msg.kind = m->what;
+  msg.handle = m->handle;
+  msg.tag = m->tag;
+  msg.ok = m->ok ? 1 : 0;
+  msg.error_code = m->ok || m->what != MESH_MESSAGE_REPLY ? nullptr : code.data();
+  msg.body = mesh_bytes{reinterpret_cast<const uint8_t*>(m->body.data()), m->body.size()};
+  const mesh_status status = module.abi->on_message(a->instance, &msg, &sink_out);
+  const clock::time_point ended = clock::now();
+  // A reply is the actor's own work going on; a timer is not (it keeps no actor alive).
+  if (m->what == MESH_MESSAGE_REPLY) a->last_active.store(to_ns(ended), std::memory_order_relaxed);
+  if (status != MESH_STATUS_OK && status != MESH_STATUS_REJECTED) {
+    discard_instance(a, where, message_of(out));
+  } else if (periodic) {
+    timers_.rearm(m->handle, ended);  // the next period starts when this firing's turn ended
+  }
+  flush_turn(current);
 }
 
 void runtime::finish_retire(activation* a) {
   if (a->instance != nullptr) {
-    a->module->abi->destroy(a->instance, a->retire_reason);
+    {
+      // The deactivation hook may still use the services (a last cast, say); what it asks for
+      // goes out like any turn's requests.
+      turn current(*this, a, nullptr, ran_on::worker);
+      current.activation_no = a->number.load(std::memory_order_relaxed);
+      a->module->abi->destroy(a->instance, a->retire_reason);
+      flush_turn(current);
+    }
+    settle_extras(a,
+                  a->retire_reason == MESH_DEACTIVATE_SHUTDOWN ? wire::error_code::shutting_down
+                                                               : wire::error_code::actor_error,
+                  a->retire_reason == MESH_DEACTIVATE_SHUTDOWN
+                      ? "the host is stopping; the actor was deactivated before it replied"
+                      : "the actor was deactivated before it replied",
+                  ran_on::worker);
     a->module->instances.fetch_sub(1, std::memory_order_relaxed);
     auto& counter = a->retire_reason == MESH_DEACTIVATE_IDLE        ? stats_.deactivations_idle
                     : a->retire_reason == MESH_DEACTIVATE_REBALANCE ? stats_.deactivations_rebalance

@@ -20,12 +20,14 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "runtime/actor_directory.hpp"
 #include "runtime/string_hash.hpp"
 #include "runtime/task_queue.hpp"
+#include "runtime/timer_table.hpp"
 #include <mesh/wire/envelope.hpp>
 
 namespace mesh::host {
@@ -73,13 +75,88 @@ struct outcome {
 /// through the completion sink; the views must stay valid until then.
 struct task {
   wire::op kind = wire::op::call;  ///< call or cast
+  /// An actor_message (a reply to the actor's own call, a timer firing): owned by the runtime,
+  /// handed to mesh_module.on_message, never given to the completion sink.
+  bool message = false;
+  /// Hops in `chain` (see wire::request::chain): the actors whose calls led to this request.
+  uint8_t chain_len = 0;
   wire::bytes_view payload;
   wire::bytes_view init_arg;
+  wire::bytes_view chain;
   clock::time_point deadline = clock::time_point::max();
 
   // Set by the runtime.
   activation* actor = nullptr;
   task* next = nullptr;
+};
+
+/// A message for an actor's on_message handler (ABI 1.2). Allocated by the runtime and freed
+/// once handled (or dropped: its activation is gone, or was re-created since).
+struct actor_message : task {
+  actor_message(mesh_message_kind kind, bool success, uint64_t handle_, uint64_t tag_,
+                uint64_t activation) noexcept
+      : what(kind), ok(success), handle(handle_), tag(tag_), for_activation(activation) {
+    message = true;
+  }
+  mesh_message_kind what = MESH_MESSAGE_REPLY;
+  bool ok = false;
+  wire::error_code code = wire::error_code::none;
+  uint64_t handle = 0;
+  uint64_t tag = 0;
+  uint64_t for_activation = 0;  ///< delivered only to this activation
+  std::string body;             ///< reply: the reply object, or the error message
+};
+
+/// An actor's own call, cast or request to be deactivated, made through the host services
+/// during a turn and handed, after the turn, to the actor_router. Owns its bytes; names its
+/// caller by key (module, id, activation number), never by pointer, since the caller may be
+/// gone by the time the reply comes back.
+struct actor_request {
+  enum class what : uint8_t { call, cast, deactivate };
+  what kind = what::call;
+  bool want_reply = false;  ///< a call, or a cast with MESH_HOST_CAST_ACK
+  uint8_t chain_len = 0;    ///< hops in chain(), the caller's own included
+  uint32_t timeout_ms = wire::default_timeout_ms;
+  uint64_t handle = 0;
+  uint64_t tag = 0;
+  /// Not none: refused before it was sent (chain_too_long); `refusal` says why.
+  wire::error_code refused = wire::error_code::none;
+  std::string refusal;
+  actor_module* caller = nullptr;
+  uint64_t caller_activation = 0;
+  /// caller id | capability | module | id | payload | chain (MessagePack strings).
+  std::string bytes;
+  uint32_t caller_id_size = 0, capability_size = 0, module_size = 0, id_size = 0,
+           payload_size = 0;
+
+  std::string_view caller_id() const noexcept { return {bytes.data(), caller_id_size}; }
+  std::string_view capability() const noexcept {
+    return {bytes.data() + caller_id_size, capability_size};
+  }
+  std::string_view module() const noexcept {
+    return {bytes.data() + caller_id_size + capability_size, module_size};
+  }
+  wire::bytes_view id() const noexcept { return view(caller_id_size + capability_size + module_size, id_size); }
+  wire::bytes_view payload() const noexcept {
+    return view(caller_id_size + capability_size + module_size + id_size, payload_size);
+  }
+  wire::bytes_view chain() const noexcept {
+    const size_t at = caller_id_size + capability_size + module_size + id_size + payload_size;
+    return view(at, bytes.size() - at);
+  }
+
+ private:
+  wire::bytes_view view(size_t at, size_t size) const noexcept {
+    return {reinterpret_cast<const uint8_t*>(bytes.data()) + at, size};
+  }
+};
+
+/// Where actors' own requests go: the server routes them as it routes clients' requests, and
+/// answers them through runtime::deliver_reply(). Called on the dispatcher thread only.
+class actor_router {
+ public:
+  virtual ~actor_router() = default;
+  virtual void route_from_actor(std::unique_ptr<actor_request> request) = 0;
 };
 
 /// Receives finished tasks, each exactly once, through one of two entry points named for the
@@ -110,6 +187,9 @@ struct activation {
   spin_lock lock;
   bool scheduled = false;  ///< on the run queue, running, or being retired
   bool retiring = false;
+  /// What an actor that uses the host services needs beyond the basics (its deferred calls,
+  /// its timers); allocated on first use, by the thread running it.
+  struct actor_extras* extras = nullptr;
   mesh_deactivation_reason retire_reason = MESH_DEACTIVATE_IDLE;
   task* head = nullptr;
   task* tail = nullptr;
@@ -123,6 +203,12 @@ struct runtime_stats {
   std::atomic<uint64_t> deactivations_crash{0};
   std::atomic<uint64_t> deactivations_shutdown{0};
   std::atomic<uint64_t> deactivations_rebalance{0};
+  std::atomic<uint64_t> actor_calls{0};        ///< calls actors made (host services)
+  std::atomic<uint64_t> actor_casts{0};        ///< casts actors made
+  std::atomic<uint64_t> deferred_replies{0};   ///< calls answered later (defer_reply)
+  std::atomic<uint64_t> timer_firings{0};      ///< timer firings delivered
+  std::atomic<uint64_t> messages_dropped{0};   ///< replies/firings whose activation was gone
+  std::atomic<uint64_t> services_refused{0};   ///< host-service uses refused (bad use, caps)
 };
 
 /// Runtime configuration.
@@ -136,12 +222,21 @@ struct runtime_config {
   /// A nonblocking module whose handler computes for longer than this, or sleeps for longer
   /// than four times this, three times, is demoted to the workers.
   std::chrono::microseconds slow_handler{5000};
+  /// The host's name in actor references (mesh_actor_context.host).
+  std::string host_name;
+  /// Timers one activation may have armed at once.
+  uint32_t max_timers_per_actor = 10'000;
+  /// Calls one activation may hold unanswered (defer_reply) at once.
+  uint32_t max_deferred_per_actor = 10'000;
 };
 
 /// The directory plus the worker pool. Methods marked "dispatcher" must be called from one
 /// thread (the one that owns the directory).
 class runtime {
  public:
+  /// Which thread runs a task, and so which entry point of the sink it completes through.
+  enum class ran_on : bool { worker, dispatcher };
+
   runtime(runtime_config config, completion_sink& sink);
   ~runtime();
   runtime(const runtime&) = delete;
@@ -189,7 +284,46 @@ class runtime {
 
   const runtime_stats& stats() const noexcept { return stats_; }
 
+  // ---- Host services (ABI 1.2): actors' own calls, replies to them, timers -----------------
+
+  /// Before the first submit: where actors' own requests go. Without one, they are refused.
+  void set_router(actor_router* router) noexcept { router_ = router; }
+  /// Dispatcher: routes the requests actors made on the workers. Returns how many.
+  size_t run_outbound();
+  /// Readable when workers queued requests for run_outbound (or a timer became due earlier).
+  int outbound_fd() const noexcept { return outbound_.fd(); }
+  /// Dispatcher: the outcome of `request` (an actor's call or acknowledged cast) goes to its
+  /// caller's mailbox as a message, unless that activation is gone (then counted, dropped).
+  /// `body`: the reply object (ok) or the error message.
+  void deliver_reply(const actor_request& request, bool ok, wire::error_code code,
+                     std::string_view body);
+  /// Dispatcher: puts the timers due at `now` in their actors' mailboxes.
+  void run_timers(clock::time_point now);
+  /// When the next timer is due (time_point::max() when none is armed).
+  clock::time_point next_timer() { return timers_.next_due(); }
+  /// Timers armed (or firing) now.
+  size_t timers_armed() { return timers_.size(); }
+  /// Dispatcher: submit() kept nonblocking actors for run_inline(): do not sleep.
+  bool inline_pending() const noexcept { return !inline_.empty(); }
+
  private:
+  friend struct host_services_impl;
+  /// The turn a thread is running: set around each handler, read by the host services.
+  struct turn;
+  /// Hands the requests made during turn `t` to the router (dispatcher) or the queue.
+  void flush_turn(turn& t);
+  /// A handler failed: destroys the instance (no hook) and settles what it left.
+  void discard_instance(activation* a, ran_on where, std::string_view why);
+  /// Removes deferred call `token` of `a` and returns it (nullptr if it is not deferred).
+  task* take_deferred(activation* a, uint64_t token) noexcept;
+  static const mesh_host_services host_services_table;
+  void run_message(activation* a, actor_message* m, ran_on where);
+  /// The activation's instance is gone (crash or retirement): its deferred calls are answered
+  /// with `code` and `message`, its timers cancelled.
+  void settle_extras(activation* a, wire::error_code code, std::string_view message, ran_on where);
+  /// Dispatcher: retires the actors that asked for it, once their mailbox is empty.
+  void retire_requested();
+
   void worker_loop();
   void run_slot(activation* a);
   /// run_slot on the dispatcher: stops at `until` and demotes a module whose handler was slow.
@@ -204,10 +338,10 @@ class runtime {
   /// After a handler that ran from `started` to `ended` took longer than slow_handler on the
   /// clock: did it use that much CPU, or sleep for long (rather than lose the CPU to others)?
   bool handler_was_slow(clock::time_point started, clock::time_point ended) const noexcept;
+  /// Dispatcher: puts `t` in `a`'s mailbox and schedules `a` if it was idle.
+  void enqueue(activation* a, task* t);
   /// Puts `a` (scheduled, mailbox not empty) on the workers' run queue.
   void hand_to_workers(activation* a) { ready_.push(a); }
-  /// Which thread runs a task, and so which entry point of the sink it completes through.
-  enum class ran_on : bool { worker, dispatcher };
   /// Runs one request; `now` (read by the caller) checks its deadline and marks the actor active.
   void run_task(activation* a, task* t, clock::time_point now, ran_on where);
   /// Hands `t` to the sink's entry point for `where`.
@@ -236,6 +370,14 @@ class runtime {
   runtime_stats stats_;
   std::atomic<uint64_t> next_activation_{1};
   std::atomic<size_t> retiring_{0};
+  std::atomic<uint64_t> next_handle_{1};  ///< of actors' calls and casts
+  actor_router* router_ = nullptr;
+  batch_queue<actor_request*> outbound_;  ///< from the workers' turns
+  std::vector<actor_request*> outbound_batch_;  ///< dispatcher: scratch for run_outbound
+  timer_table timers_;
+  std::vector<timer_firing> firings_;  ///< dispatcher: scratch for run_timers
+  /// Dispatcher: actors that asked to be deactivated (module, id, activation).
+  std::vector<std::tuple<actor_module*, std::string, uint64_t>> retire_requests_;
 };
 
 }  // namespace mesh::host

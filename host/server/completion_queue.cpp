@@ -14,6 +14,20 @@ completion_queue::~completion_queue() {
 
 void completion_queue::encode(inbound& in, const outcome& result) const noexcept {
   in.outcome = static_cast<uint8_t>(result.ok ? outcome_ok : outcome_of(result.code));
+  if (in.origin != nullptr) {
+    // An actor's own call: its caller takes the reply object itself, no envelope.
+    if (in.kind != wire::op::call) return;
+    try {
+      if (result.ok) {
+        in.reply.rebuild(result.reply.data, result.reply.size);
+      } else {
+        in.reply.rebuild(result.message.data(), result.message.size());
+      }
+    } catch (...) {
+      in.outcome = static_cast<uint8_t>(outcome_of(wire::error_code::internal));
+    }
+    return;
+  }
   if (in.kind == wire::op::call) {
     thread_local wire::buffer buf;  // one per thread that completes calls
     buf.clear();

@@ -278,7 +278,7 @@ struct stat_field {
 };
 
 /// In `stats` map order; a section's fields are next to each other.
-constexpr std::array<stat_field, 25> schema = {{
+constexpr std::array<stat_field, 33> schema = {{
     {"", "requests", "mesh_requests_total", "counter",
      "Requests received, by op and by how this host answered them (ok, an error code, or "
      "forwarded: the owner's reply was relayed). Zero counts are omitted.",
@@ -351,6 +351,31 @@ constexpr std::array<stat_field, 25> schema = {{
      [](const stats_snapshot& s) { return s.counters.dropped_replies; }},
     {"", "timeouts", "mesh_timeouts_total", "counter", "Requests answered with timeout.", 22,
      [](const stats_snapshot& s) { return s.timeouts(); }},
+    {"services", "calls", "mesh_actor_calls_total", "counter",
+     "Calls actors made to other actors (host services).", 25,
+     [](const stats_snapshot& s) { return s.services.calls; }},
+    {"services", "casts", "mesh_actor_casts_total", "counter",
+     "Casts actors made to other actors (host services).", 26,
+     [](const stats_snapshot& s) { return s.services.casts; }},
+    {"services", "deferred_replies", "mesh_deferred_replies_total", "counter",
+     "Calls an actor chose to answer later (defer_reply).", 27,
+     [](const stats_snapshot& s) { return s.services.deferred_replies; }},
+    {"services", "late_replies", "mesh_late_replies_total", "counter",
+     "Replies that came after their call's deadline (already answered timeout): dropped.", 28,
+     [](const stats_snapshot& s) { return s.counters.late_replies; }},
+    {"services", "timers_armed", "mesh_timers_armed", "gauge",
+     "Actors' timers armed (or firing) now.", 29,
+     [](const stats_snapshot& s) { return s.services.timers_armed; }},
+    {"services", "timer_firings", "mesh_timer_firings_total", "counter",
+     "Timer firings delivered to actors.", 30,
+     [](const stats_snapshot& s) { return s.services.timer_firings; }},
+    {"services", "messages_dropped", "mesh_actor_messages_dropped_total", "counter",
+     "Replies and timer firings dropped because the activation they were for was gone.", 31,
+     [](const stats_snapshot& s) { return s.services.messages_dropped; }},
+    {"services", "refused", "mesh_services_refused_total", "counter",
+     "Uses of the host services refused (a bad payload or id, a cap reached, a reply to an "
+     "unknown token).",
+     32, [](const stats_snapshot& s) { return s.services.refused; }},
     // Beside the `stats` map in the reply (docs/PROTOCOL.md#stats): host and uptime_ms.
     {"", "host", "mesh_host_info", "gauge", "Always 1; the label names this host (meshd --name).",
      0, nullptr, nullptr, &render_host_info, 1, false},

@@ -86,6 +86,7 @@ struct host_counters {
   uint64_t plugins_loaded = 0;
   uint64_t plugins_refused = 0;
   uint64_t view_changes = 0;
+  uint64_t late_replies = 0;  ///< replies after their call was answered timeout: dropped
   std::array<uint64_t, member_change_count> membership{};
   latency_histogram latency;  ///< calls served here: accept to reply send
 };
@@ -109,6 +110,11 @@ struct stats_snapshot {
   uint64_t deactivations_rebalance = 0;
   uint64_t deactivations_crash = 0;
   uint64_t deactivations_shutdown = 0;
+  /// Host services (ABI 1.2), from the runtime.
+  struct services_counts {
+    uint64_t calls = 0, casts = 0, deferred_replies = 0, timer_firings = 0, messages_dropped = 0,
+             refused = 0, timers_armed = 0;
+  } services;
   // Gauges.
   uint64_t live_actors = 0;
   std::vector<module_live> by_module;  ///< every loaded module, sorted by module name

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <zmq.hpp>
 
 #include "runtime/runtime.hpp"
@@ -41,6 +42,11 @@ struct inbound : task {
   uint64_t addressed = 0;
   /// A call's slot in the server's call table while it is unanswered.
   uint32_t slot = no_slot;
+  /// Made by an actor on this host (host services), not received: there is no client to send
+  /// the reply to; it goes back to the calling actor's mailbox (runtime::deliver_reply). For a
+  /// call run here, `reply` then holds the raw reply object (or error message), not an
+  /// envelope, and `outcome` its code.
+  std::unique_ptr<actor_request> origin;
 
   /// One is allocated and freed per request, hundreds at a time, more than glibc's per-thread
   /// cache keeps: the thread that frees them keeps them for its next ones.

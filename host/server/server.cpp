@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 
 #include "security/authenticator.hpp"
 #include "server/log_value.hpp"
@@ -56,8 +57,14 @@ server::server(host_config config, zmq::context_t& context)
   socket_.bind(config_.listen);
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   if (config_.name.empty()) config_.name = default_name(endpoint_);
-  runtime_ = std::make_unique<runtime>(
-      runtime_config{config_.workers, std::max<size_t>(config_.max_frame, 64)}, completions_);
+  runtime_config rc;
+  rc.workers = config_.workers;
+  rc.max_reply_bytes = std::max<size_t>(config_.max_frame, 64);
+  rc.host_name = config_.name;
+  runtime_ = std::make_unique<runtime>(rc, completions_);
+  runtime_->set_router(this);
+  std::random_device seed;
+  next_actor_rid_ = (uint64_t{seed()} << 32) ^ seed();
 }
 
 server::~server() {
@@ -128,6 +135,7 @@ void server::rebuild_poll_items() {
   poll_items_.push_back({nullptr, completions_.fd(), ZMQ_POLLIN, 0});
   poll_items_.push_back({nullptr, plugin_events_.fd(), ZMQ_POLLIN, 0});
   poll_items_.push_back({nullptr, membership_updates_.fd(), ZMQ_POLLIN, 0});
+  poll_items_.push_back({nullptr, runtime_->outbound_fd(), ZMQ_POLLIN, 0});
   forwarder_.add_poll_items(poll_items_);  // one per peer link, after these
 }
 
@@ -138,7 +146,7 @@ void server::run() {
   auto next_sweep = clock::now() + sweep_every;
   clock::time_point drain_deadline{}, grace_end{};
   auto next_publish = clock::now();
-  constexpr size_t fixed_items = 4;
+  constexpr size_t fixed_items = 5;
   auto now = clock::now();  // then: the end of the previous turn's work
   for (;;) {
     if (poll_items_.empty() || forwarder_.links_changed()) rebuild_poll_items();
@@ -148,6 +156,10 @@ void server::run() {
                       std::chrono::ceil<std::chrono::milliseconds>(*next - now));
     if (forwarder_.retries_waiting() || cluster_.rebalance_pending())
       wait = std::min(wait, forwarder::retry_step);
+    if (const auto timer = runtime_->next_timer(); timer - now < wait)
+      wait = std::max(std::chrono::milliseconds(0),
+                      std::chrono::ceil<std::chrono::milliseconds>(timer - now));
+    if (runtime_->inline_pending()) wait = std::chrono::milliseconds(0);
     try {
       zmq::poll(poll_items_.data(), poll_items_.size(), wait);
     } catch (const zmq::error_t& e) {
@@ -160,9 +172,17 @@ void server::run() {
       cluster_.recover_from_pause(*runtime_, woke - turn_start_, hooks_.pause_limit);
     turn_start_ = woke;
     if (poll_items_[3].revents & ZMQ_POLLIN) apply_membership();
+    // Actors' requests from the workers, and deactivations they asked for, before new mail.
+    if (poll_items_[4].revents & ZMQ_POLLIN) runtime_->run_outbound();
     receive_batch();
-    runtime_->run_inline();
-    drain_completions();
+    runtime_->run_timers(woke);
+    // Actors' own calls between actors of this host run to the end here, in a few rounds
+    // (each round's replies are the next round's mail), within the inline budget per round.
+    for (int round = 0; round < 8; ++round) {
+      runtime_->run_inline();
+      drain_completions();
+      if (!runtime_->inline_pending()) break;
+    }
     forwarder_.receive_replies(poll_items_.data() + fixed_items, relayed_);
     finish_forwards();
     if (poll_items_[2].revents & ZMQ_POLLIN) apply_pending_plugins();
@@ -357,8 +377,62 @@ void server::route(std::unique_ptr<inbound> in, const wire::request& req) {
                    "\" belongs to " + owner->name,
                owner->name);
   } else {
+    if (in->origin != nullptr && in->frame.size() == 0) {
+      // An actor's request leaves the host: now it needs an envelope. "once" with a rid unique
+      // to this host, so that a forward the forwarder sends again runs at most once.
+      wire::request out = req;
+      out.rid = in->rid;
+      out.timeout_ms = in->timeout_ms;
+      out.once = true;
+      actor_frame_.clear();
+      wire::encode_request(actor_frame_, out);
+      in->frame.rebuild(actor_frame_.data(), actor_frame_.size());
+    }
     forwarder_.forward(std::move(in), *owner, routes->epoch());
   }
+}
+
+void server::route_from_actor(std::unique_ptr<actor_request> request) {
+  if (request->refused != wire::error_code::none) {
+    if (request->want_reply)
+      runtime_->deliver_reply(*request, false, request->refused, request->refusal);
+    return;
+  }
+  auto in = std::make_unique<inbound>();
+  const bool call = request->kind == actor_request::what::call;
+  in->kind = call ? wire::op::call : wire::op::cast;
+  in->op_slot = static_cast<uint8_t>(in->kind);
+  in->rid = next_actor_rid_++;
+  in->timeout_ms = request->timeout_ms;
+  in->deadline = clock::now() + std::chrono::milliseconds(request->timeout_ms);
+  wire::request req;
+  req.kind = in->kind;
+  req.rid = in->rid;
+  req.capability = request->capability();
+  req.module = request->module();
+  req.id = request->id();
+  req.payload = request->payload();
+  req.timeout_ms = request->timeout_ms;
+  req.chain = request->chain();
+  req.chain_len = request->chain_len;
+  in->origin = std::move(request);  // the views above point into its bytes, which stay put
+  if (closing_ || draining_) {
+    send_error(*in, wire::error_code::shutting_down, "the host is stopping");
+    return;
+  }
+  route(std::move(in), req);
+}
+
+void server::answer_actor(const inbound& in, bool ok, wire::error_code code, std::string_view body) {
+  if (!in.origin->want_reply) {
+    if (!ok)
+      spdlog::debug("actor cast failed: from={}/{} to={}/{} code={} msg={}",
+                    in.origin->caller->name, log_value(in.origin->caller_id()),
+                    log_value(in.origin->module()), log_value(in.origin->id().as_string()),
+                    wire::to_string(code), log_value(body));
+    return;
+  }
+  runtime_->deliver_reply(*in.origin, ok, code, body);
 }
 
 void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req) {
@@ -400,6 +474,8 @@ void server::serve_locally(std::unique_ptr<inbound> in, const wire::request& req
   }
   in->payload = req.payload;
   in->init_arg = req.init_arg;
+  in->chain = req.chain;
+  in->chain_len = static_cast<uint8_t>(req.chain_len);
   ++inflight_;
   if (in->kind == wire::op::call) {
     inbound* raw = in.release();  // owned by the runtime until it completes
@@ -485,6 +561,13 @@ stats_snapshot server::take_snapshot() const {
   s.deactivations_rebalance = r.deactivations_rebalance.load(std::memory_order_relaxed);
   s.deactivations_crash = r.deactivations_crash.load(std::memory_order_relaxed);
   s.deactivations_shutdown = r.deactivations_shutdown.load(std::memory_order_relaxed);
+  s.services.calls = r.actor_calls.load(std::memory_order_relaxed);
+  s.services.casts = r.actor_casts.load(std::memory_order_relaxed);
+  s.services.deferred_replies = r.deferred_replies.load(std::memory_order_relaxed);
+  s.services.timer_firings = r.timer_firings.load(std::memory_order_relaxed);
+  s.services.messages_dropped = r.messages_dropped.load(std::memory_order_relaxed);
+  s.services.refused = r.services_refused.load(std::memory_order_relaxed);
+  s.services.timers_armed = runtime_->timers_armed();
   for (const actor_module* m : modules_.modules()) {
     const int64_t live = std::max<int64_t>(0, m->instances.load(std::memory_order_relaxed));
     s.by_module.push_back({m->capability, m->name, static_cast<uint64_t>(live)});
@@ -534,8 +617,19 @@ void server::drain_completions() {
           send_reply(*waiter, zmq::message_t(reply.data(), reply.size()), in->outcome);
       }
     }
-    if (in->kind == wire::op::call) {
-      if (calls_.find(in->slot, in->seq) == in) {  // else answered already (timed out)
+    if (in->kind == wire::op::call && in->origin != nullptr) {
+      if (calls_.find(in->slot, in->seq) == in) {
+        calls_.remove(in->slot);
+        const auto code = static_cast<wire::error_code>(in->outcome);
+        answer_actor(*in, in->outcome == outcome_ok, code,
+                     std::string_view(in->reply.data<char>(), in->reply.size()));
+      } else {
+        ++stats_.late_replies;
+      }
+    } else if (in->kind == wire::op::call) {
+      if (calls_.find(in->slot, in->seq) != in) {
+        ++stats_.late_replies;  // answered already (timed out)
+      } else {
         calls_.remove(in->slot);
         if (in->reply.size() == 0) {
           send_error(*in, wire::error_code::internal, "could not encode the reply");
@@ -552,6 +646,10 @@ void server::drain_completions() {
 
 void server::send_error(inbound& in, wire::error_code code, std::string_view message,
                         std::string_view owner) {
+  if (in.origin != nullptr) {
+    answer_actor(in, false, code, message);
+    return;
+  }
   buffer_.clear();
   wire::encode_error(buffer_, in.rid, code, message, owner);
   send_reply(in, zmq::message_t(buffer_.data(), buffer_.size()), outcome_of(code),
@@ -560,6 +658,21 @@ void server::send_error(inbound& in, wire::error_code code, std::string_view mes
 
 void server::send_reply(const inbound& in, zmq::message_t&& body, size_t outcome, bool retry,
                         std::string_view owner) {
+  if (in.origin != nullptr) {
+    // An envelope for an actor's request: the owner's reply relayed, or this host's ack.
+    auto rep = wire::decode_reply(body.data<uint8_t>(), body.size());
+    if (!rep) {
+      answer_actor(in, false, wire::error_code::internal,
+                   "the owner's reply could not be decoded: " + rep.error().message);
+    } else if (rep->ok) {
+      answer_actor(in, true, wire::error_code::none, rep->body.as_string());
+    } else {
+      answer_actor(in, false,
+                   wire::error_code_from_string(rep->error_code).value_or(wire::error_code::internal),
+                   rep->error_message);
+    }
+    return;
+  }
   ++stats_.requests[in.op_slot][outcome];
   try {
     zmq::message_t id(in.routing_id.data(), in.routing_id.size());

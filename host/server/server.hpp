@@ -74,7 +74,7 @@ struct cluster_hooks {
 };
 
 /// The host's request server: the socket loop, routing and reply sending.
-class server final {
+class server final : private actor_router {
  public:
   /// Binds the socket (throws zmq::error_t with a clear message if it cannot).
   server(host_config config, zmq::context_t& context);
@@ -119,6 +119,11 @@ class server final {
   stats_snapshot published_stats() const;
 
  private:
+  /// An actor's own call or cast (host services): routed like a client's request; the answer
+  /// goes back to the actor's mailbox (answer_actor).
+  void route_from_actor(std::unique_ptr<actor_request> request) override;
+  /// Answers the actor that made `in` (if it wants an answer).
+  void answer_actor(const inbound& in, bool ok, wire::error_code code, std::string_view body);
   void receive_batch();
   void handle(std::unique_ptr<inbound> in);
   void route(std::unique_ptr<inbound> in, const wire::request& req);
@@ -173,6 +178,10 @@ class server final {
   clock::time_point turn_start_{};
   std::vector<zmq::pollitem_t> poll_items_;
   wire::buffer buffer_;
+  wire::buffer actor_frame_;  ///< where actors' requests bound for another host are encoded
+  /// The next rid of an actor's request: a random 64-bit start, so that the rid is unique across
+  /// hosts, as "once" needs (the owner remembers requests by rid and actor).
+  uint64_t next_actor_rid_;
   size_t inflight_ = 0;  ///< requests the runtime runs (calls and casts), until completed
   slot_table<inbound> calls_;  ///< calls the runtime runs, until answered (or timed out)
   /// Requests sent with "once", kept a minute after they finish (at most 65,536 of them).

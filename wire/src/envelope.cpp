@@ -21,7 +21,7 @@ bytes_view as_bytes(const msgpack_reader::item& it) { return {it.bytes, it.size}
 /// The envelope keys decode_request reads.
 enum class field : uint8_t {
   unknown, v, op, rid, cap, mod, id, payload, init, once, retry, inc, timeout_ms, limit, after,
-  caps
+  caps, chain
 };
 
 field field_of(std::string_view key) {
@@ -36,7 +36,7 @@ field field_of(std::string_view key) {
            : key == "caps" ? field::caps : field::unknown;
     case 5:
       return key == "retry" ? field::retry : key == "limit" ? field::limit
-           : key == "after" ? field::after : field::unknown;
+           : key == "after" ? field::after : key == "chain" ? field::chain : field::unknown;
     case 7: return key == "payload" ? field::payload : field::unknown;
     case 10: return key == "timeout_ms" ? field::timeout_ms : field::unknown;
     default: return field::unknown;
@@ -70,7 +70,7 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
       continue;
     }
     if (!r.next(v)) return bad("envelope is not valid MessagePack");
-    if ((v.type == kind::array || v.type == kind::map) && f != field::caps)
+    if ((v.type == kind::array || v.type == kind::map) && f != field::caps && f != field::chain)
       return bad("\"" + std::string(key) + "\" must not be an array or a map");
     if (v.type == kind::str && v.size > limits.max_string)
       return bad("envelope exceeds a decode limit: str size");
@@ -137,6 +137,21 @@ tl::expected<request, error> decode_request(const uint8_t* data, size_t size,
       if (v.type != kind::str && v.type != kind::bin)
         return bad("\"after\" must be a string or binary (a cursor)");
       req.after = as_bytes(v);
+    } else if (f == field::chain) {
+      if (v.type != kind::array) return bad("\"chain\" must be an array of strings");
+      if (nested.max_depth == 0) return bad("envelope exceeds a decode limit: depth");
+      if (v.size > max_call_chain)
+        return bad("\"chain\" has more than " + std::to_string(max_call_chain) + " hops");
+      const uint8_t* first = r.position();
+      for (uint32_t j = 0; j < v.size; ++j) {
+        msgpack_reader::item c;
+        if (!r.next(c)) return bad("envelope is not valid MessagePack");
+        if (c.type != kind::str) return bad("\"chain\" must be an array of strings");
+        if (c.size > max_chain_hop)
+          return bad("a \"chain\" hop is longer than " + std::to_string(max_chain_hop) + " bytes");
+      }
+      req.chain = bytes_view{first, static_cast<size_t>(r.position() - first)};
+      req.chain_len = v.size;
     } else if (f == field::caps) {
       if (v.type != kind::array) return bad("\"caps\" must be an array of strings");
       if (nested.max_depth == 0) return bad("envelope exceeds a decode limit: depth");
@@ -252,6 +267,11 @@ void encode_request(buffer& out, const request& req) {
       pack_key(out, "once");
       pk.pack_true();
     }
+  }
+  if (actor_op && req.chain_len > 0) {
+    pack_key(out, "chain");
+    pk.pack_array(req.chain_len);
+    out.write(reinterpret_cast<const char*>(req.chain.data), req.chain.size);
   }
   if (req.kind == op::call) {
     pack_key(out, "timeout_ms");

@@ -9,7 +9,7 @@ constexpr name_table<error_code, error_code_count> error_names{
     {"none", "bad_request", "unsupported_version", "too_large", "unknown_op",
      "unknown_capability", "capability_not_served", "unknown_module", "capability_mismatch",
      "activation_failed", "actor_error", "rejected", "bad_reply", "timeout", "overloaded",
-     "shutting_down", "internal", "wrong_owner"}};
+     "shutting_down", "internal", "wrong_owner", "chain_too_long"}};
 
 static_assert(error_names.complete());
 

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define MESH_ABI_VERSION_MAJOR 1
-#define MESH_ABI_VERSION_MINOR 1
+#define MESH_ABI_VERSION_MINOR 2
 /** The packed version a plugin reports: major in the high 16 bits, minor in the low 16 bits. */
 #define MESH_ABI_VERSION ((uint32_t)((MESH_ABI_VERSION_MAJOR << 16) | MESH_ABI_VERSION_MINOR))
 
@@ -68,7 +68,85 @@ typedef struct mesh_output {
   int (*write)(void* host_state, const uint8_t* data, size_t size);
 } mesh_output;
 
-/** What an actor learns when it is created. Valid only during `create`. */
+/** How a message (mesh_message) came about. */
+typedef enum mesh_message_kind {
+  /** The outcome of the actor's own call (or acknowledged cast) made with mesh_host_services:
+   *  the callee's reply, or an error. */
+  MESH_MESSAGE_REPLY = 0,
+  /** One of the actor's timers fired. */
+  MESH_MESSAGE_TIMER = 1
+} mesh_message_kind;
+
+/** A message the host puts in an actor's mailbox (since ABI 1.2), handed to
+ *  mesh_module.on_message in the actor's turn order. Valid only during that call. */
+typedef struct mesh_message {
+  size_t struct_size;
+  mesh_message_kind kind;
+  /** REPLY: the handle `call` (or `cast`) returned. TIMER: the handle `timer_start` returned. */
+  uint64_t handle;
+  /** The tag the actor passed to `call`, `cast` or `timer_start`, unchanged. */
+  uint64_t tag;
+  /** REPLY: 1 when the callee replied (or the cast was accepted), 0 on an error. */
+  int ok;
+  /** REPLY with ok == 0: the error's wire name ("timeout", "unknown_module", "actor_error",
+   *  ...; docs/PROTOCOL.md), NUL-terminated. NULL otherwise. */
+  const char* error_code;
+  /** REPLY, ok: the callee's reply, one MessagePack object (size 0 for an accepted cast).
+   *  REPLY, not ok: the error message, UTF-8 text (not MessagePack). TIMER: size 0. */
+  mesh_bytes body;
+} mesh_message;
+
+/** MESH_HOST_CAST_ACK: `cast` asks for its acknowledgement as a REPLY message. */
+#define MESH_HOST_CAST_ACK 1u
+
+/** Services the host offers an actor (since ABI 1.2), through mesh_actor_context.services.
+ *  `self` is mesh_actor_context.self. Every function may be called only from inside one of that
+ *  actor's own handlers (create excepted), on the thread running it; a call from anywhere else
+ *  fails. None of them blocks: outcomes come later, as messages in the actor's mailbox.
+ *  Functions that can fail return 0 and write the reason (one MessagePack string) to `error`
+ *  (which may be NULL). Read a function only when `struct_size` says the table has it. */
+typedef struct mesh_host_services {
+  size_t struct_size;
+  /** Calls actor `id` of `module` (capability `capability`) anywhere in the cluster with
+   *  `payload` (one MessagePack object; size 0 sends nil). `timeout_ms` 0 means what is left of
+   *  the current request's deadline, or the host's default when there is none. Returns a handle
+   *  (never 0): the outcome comes back as one MESH_MESSAGE_REPLY with that handle and `tag`. */
+  uint64_t (*call)(void* self, const char* capability, const char* module, mesh_bytes id,
+                   mesh_bytes payload, uint32_t timeout_ms, uint64_t tag, mesh_output* error);
+  /** Casts `payload` to an actor. With MESH_HOST_CAST_ACK in `flags`, the acknowledgement
+   *  (the cast is in the target's mailbox) or the error comes back as a MESH_MESSAGE_REPLY;
+   *  without it nothing comes back. Returns a handle (never 0), or 0 on refusal. */
+  uint64_t (*cast)(void* self, const char* capability, const char* module, mesh_bytes id,
+                   mesh_bytes payload, uint32_t flags, uint64_t tag, mesh_output* error);
+  /** Inside a call handler: the handler will not reply now. Returns a token (never 0) to
+   *  answer the call with `reply` in a later turn; whatever the handler writes to its output is
+   *  then ignored. Returns 0 outside a call handler or when the call is deferred already. */
+  uint64_t (*defer_reply)(void* self);
+  /** Answers deferred call `token`: `status` MESH_STATUS_OK with `reply` (one MessagePack
+   *  object; size 0 is nil), or MESH_STATUS_REJECTED with `reply` as the error message (one
+   *  MessagePack string). Returns 1 when the reply was taken, 0 when it was refused (unknown or
+   *  already answered token, a reply that is not one MessagePack object); a reply after the
+   *  call's deadline is taken, dropped and counted. */
+  int (*reply)(void* self, uint64_t token, mesh_status status, mesh_bytes reply,
+               mesh_output* error);
+  /** Arms a timer: the first firing after `due_ms` milliseconds, then (when `period_ms` is not 0)
+   *  every `period_ms` after the previous firing's handler ended. Each firing is a
+   *  MESH_MESSAGE_TIMER with the returned handle (never 0) and `tag`. Timers die with the
+   *  activation and do not keep it alive. Returns 0 past the per-activation cap. */
+  uint64_t (*timer_start)(void* self, uint64_t due_ms, uint64_t period_ms, uint64_t tag,
+                          mesh_output* error);
+  /** Cancels a timer; no firing is delivered after this returns. Returns 1 when the timer was
+   *  armed, 0 when it was unknown (fired as a one-shot, cancelled, or never this actor's). */
+  int (*timer_cancel)(void* self, uint64_t timer);
+  /** Asks the host to deactivate this actor (hook reason idle) once its current turn ends and
+   *  its mailbox is empty. */
+  void (*deactivate)(void* self);
+  /** What is left of the current request's deadline, in ms (0: none, or already passed). */
+  uint32_t (*remaining_ms)(void* self);
+} mesh_host_services;
+
+/** What an actor learns when it is created. Valid only during `create`, except `services`,
+ *  `self` and `host`, which stay valid for the activation's life. */
 typedef struct mesh_actor_context {
   size_t struct_size;
   /** The actor's id bytes (any bytes; usually UTF-8). */
@@ -81,6 +159,12 @@ typedef struct mesh_actor_context {
   const char* capability;
   /** Host-unique number of this activation; a re-created actor gets a new one. */
   uint64_t activation;
+  /** Since ABI 1.2: the host's services (see mesh_host_services) and this actor's handle for
+   *  them; NULL on older hosts. */
+  const mesh_host_services* services;
+  void* self;
+  /** Since ABI 1.2: the name of the host running the actor (as in actor references). */
+  const char* host;
 } mesh_actor_context;
 
 /** One actor module: a name (the `module` of a request), its capability and its handlers.
@@ -101,10 +185,16 @@ typedef struct mesh_module {
   void (*destroy)(void* actor, mesh_deactivation_reason reason);
   /** Since ABI 1.1: MESH_MODULE_* bits (0 when the plugin's struct ends before this field). */
   uint32_t flags;
+  /** Since ABI 1.2 (optional, may be NULL): handles a message the host put in the actor's
+   *  mailbox (a reply to its own call, a timer firing). Returning MESH_STATUS_ACTOR_ERROR
+   *  discards the activation as a failed call does; the output is otherwise ignored. */
+  mesh_status (*on_message)(void* actor, const mesh_message* message, mesh_output* output);
 } mesh_module;
 
 /** The size of a mesh_module from ABI 1.0 (without `flags`): the smallest a host accepts. */
 #define MESH_MODULE_SIZE_1_0 (offsetof(mesh_module, destroy) + sizeof(void (*)(void)))
+/** The size of a mesh_module from ABI 1.1 (ends with `flags`). */
+#define MESH_MODULE_SIZE_1_1 (offsetof(mesh_module, flags) + sizeof(uint32_t))
 
 /** The module's handlers never block and return within microseconds (in-memory work only: no
  *  I/O, no sleeping, no locks held by other threads). The host may then run them on its request

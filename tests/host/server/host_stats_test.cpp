@@ -41,6 +41,7 @@ stats_snapshot sample_snapshot() {
   c.plugins_loaded = 108;
   c.plugins_refused = 109;
   c.view_changes = 110;
+  c.late_replies = 111;
   for (size_t i = 0; i < member_change_count; ++i) c.membership[i] = 200 + i;
   for (const uint64_t us : {5u, 15u, 15u, 700u, 3'000u, 80'000u, 20'000'000u}) c.latency.record(us);
   s.activations = 301;
@@ -53,6 +54,7 @@ stats_snapshot sample_snapshot() {
   s.by_module = {{"counter", "Counter", 5}, {"odd\"cap", "Mod\\ule", 0}};
   s.inflight = 308;
   s.run_queue = 309;
+  s.services = {501, 502, 503, 504, 505, 506, 507};
   s.curve = true;
   for (size_t r = 0; r < mesh::security::socket_role_count; ++r)
     for (size_t d = 0; d < mesh::security::denial_count; ++d)
@@ -118,6 +120,7 @@ TEST_CASE("an empty snapshot omits zero request counts but keeps every other ser
   pack_stats(pk, stats_snapshot{});
   const auto j = nlohmann::json::from_msgpack(std::string(out.data(), out.size()));
   CHECK(j["requests"].empty());
-  CHECK(j.size() == 11);
+  CHECK(j.size() == 12);
+  CHECK(j["services"]["timers_armed"] == 0);
   CHECK(j["auth"]["curve"] == false);
 }

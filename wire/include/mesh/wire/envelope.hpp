@@ -40,10 +40,19 @@ struct request {
   /// unrun, so that a sender may safely re-send what it addressed to an incarnation that died.
   /// Packed fixed-width just before "retry", so that address_request() can change it in place.
   uint64_t to_incarnation = 0;
+  /// call and cast from an actor: the actors whose calls led here, oldest first, as the
+  /// MessagePack strings ("Module/id") of the envelope's "chain" array, without its header:
+  /// `chain_len` of them in `chain`. Empty for a client's request.
+  bytes_view chain;
+  uint32_t chain_len = 0;
   std::vector<std::string_view> capabilities;  ///< register_capabilities only
   uint32_t limit = default_actors_limit;       ///< actors only: page size
   bytes_view after;  ///< actors only: the cursor of the previous page (empty = first page)
 };
+
+/// The longest call chain an actor's call may carry (hops), and the longest hop ("Module/id").
+inline constexpr uint32_t max_call_chain = 16;
+inline constexpr size_t max_chain_hop = 256;
 
 /// Sets the incarnation a frame that encode_request() packed with `once` is addressed to (see
 /// request::to_incarnation), in place. Returns false, changing nothing, if `frame` does not end

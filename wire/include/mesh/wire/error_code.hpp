@@ -31,10 +31,13 @@ enum class error_code : uint8_t {
   shutting_down,          ///< the host is stopping
   internal,               ///< a bug in the host; the message says more
   wrong_owner,            ///< (between hosts) the callee does not own the key in its view
+  /// An actor's call would make a call chain longer than max_call_chain hops (runaway recursion
+  /// between actors); the message names the chain.
+  chain_too_long,
 };
 
 /// Number of values of `error_code`, `none` included (for tables indexed by code).
-inline constexpr size_t error_code_count = static_cast<size_t>(error_code::wrong_owner) + 1;
+inline constexpr size_t error_code_count = static_cast<size_t>(error_code::chain_too_long) + 1;
 
 /// The wire name of `code`, e.g. "unknown_module" ("none" for none).
 std::string_view to_string(error_code code) noexcept;
