@@ -26,9 +26,12 @@
 #include <mesh/plugin_abi.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <msgpack.hpp>
 #include <new>
 #include <optional>
@@ -287,10 +290,278 @@ inline void map_builder::close() noexcept {
   out_ = nullptr;
 }
 
-/// What an actor receives when it is created; valid only inside its constructor.
+/// The outcome of an actor's own call (host::call), handed to its continuation.
+class result {
+ public:
+  result(bool ok, value reply, std::string_view code, std::string_view message) noexcept
+      : ok_(ok), reply_(reply), code_(code), message_(message) {}
+  /// The callee replied.
+  bool ok() const noexcept { return ok_; }
+  /// The reply (nil on an error); valid only inside the continuation.
+  const value& reply() const noexcept { return reply_; }
+  /// The error's wire name ("timeout", "unknown_module", "actor_error", ...); empty when ok.
+  std::string_view error_code() const noexcept { return code_; }
+  /// The error message for people; empty when ok.
+  std::string_view error_message() const noexcept { return message_; }
+
+ private:
+  bool ok_;
+  value reply_;
+  std::string_view code_;
+  std::string_view message_;
+};
+
+/// A call the actor answers later (host::defer, host::reply).
+struct deferred {
+  uint64_t token = 0;
+  explicit operator bool() const noexcept { return token != 0; }
+};
+
+/// A timer (host::after, host::every): cancel it with host::cancel.
+struct timer {
+  uint64_t handle = 0;
+  explicit operator bool() const noexcept { return handle != 0; }
+  friend bool operator==(timer a, timer b) noexcept { return a.handle == b.handle; }
+};
+
+/// Who an actor is: its reference as callers see it.
+struct actor_ref {
+  std::string capability;
+  std::string module;
+  std::string id;
+  uint64_t activation = 0;
+  std::string host;
+};
+
+namespace detail {
+
+/// What the SDK keeps per actor beside the user's object: the host's services and the
+/// continuations of the actor's calls and timers.
+struct actor_state {
+  const mesh_host_services* services = nullptr;
+  void* self = nullptr;
+  actor_ref ref;
+  uint64_t next_tag = 1;
+  std::vector<std::pair<uint64_t, std::function<void(const result&)>>> pending;  // by handle
+  struct timer_entry {
+    uint64_t handle;
+    std::function<void()> fire;
+    bool periodic;
+  };
+  std::vector<timer_entry> timers;
+
+  template <class Vec>
+  static auto find(Vec& v, uint64_t handle) {
+    return std::find_if(v.begin(), v.end(), [&](const auto& e) { return key_of(e) == handle; });
+  }
+  static uint64_t key_of(const std::pair<uint64_t, std::function<void(const result&)>>& e) {
+    return e.first;
+  }
+  static uint64_t key_of(const timer_entry& e) { return e.handle; }
+};
+
+/// Packs one value for an outbound payload, on a buffer of its own (the reply writer may be in
+/// use by the handler that calls).
+struct payload_buffer {
+  msgpack::sbuffer buf;
+};
+inline payload_buffer& thread_payload() {
+  thread_local payload_buffer p;
+  return p;
+}
+
+/// Error output that keeps the host's message, for exceptions.
+struct error_text {
+  std::string text;
+  static int write(void* state, const uint8_t* data, size_t size) noexcept {
+    auto* self = static_cast<error_text*>(state);
+    try {
+      self->text.assign(reinterpret_cast<const char*>(data), size);
+    } catch (...) {
+      return 1;
+    }
+    return 0;
+  }
+  mesh_output as_output() noexcept { return mesh_output{this, &error_text::write}; }
+  /// The message (the host writes one MessagePack string).
+  std::string message() const {
+    try {
+      auto handle = msgpack::unpack(text.data(), text.size());
+      if (handle.get().type == msgpack::type::STR) return handle.get().as<std::string>();
+    } catch (...) {
+    }
+    return text.empty() ? std::string("the host refused") : text;
+  }
+};
+
+}  // namespace detail
+
+/// An actor's handle on the host (ABI 1.2 host services): keep the one the constructor gets
+/// (`ctx.host()`) and use it from any handler. Nothing here blocks: a call's outcome comes back
+/// later, in the actor's own turn order, to the continuation given; a timer's firing likewise.
+/// Between a call and its continuation the actor keeps handling its mailbox (state may change:
+/// read it again in the continuation). Bad use (an empty id, a payload that is not MessagePack,
+/// a cap reached) throws `rejected` with the host's message.
+class host {
+ public:
+  host() = default;
+  explicit host(detail::actor_state* state) noexcept : state_(state) {}
+
+  /// The host offers services (false only on hosts older than ABI 1.2).
+  bool available() const noexcept { return state_ != nullptr && state_->services != nullptr; }
+  /// This actor's reference.
+  const actor_ref& self() const { return state().ref; }
+  /// The C table and this actor's handle for it (mesh_host_services), for what the SDK does
+  /// not wrap.
+  const mesh_host_services* services() const noexcept {
+    return state_ != nullptr ? state_->services : nullptr;
+  }
+  void* handle() const noexcept { return state_ != nullptr ? state_->self : nullptr; }
+
+  /// Calls actor `id` of `module` (capability `capability`) with `payload` (anything msgpack-c
+  /// packs); `then(const result&)` runs in a later turn with the reply or the error. `timeout`
+  /// 0 gives the callee what is left of the current request's deadline (or the host default).
+  template <class T, class F>
+  void call(std::string_view capability, std::string_view module, std::string_view id,
+            const T& payload, F&& then, std::chrono::milliseconds timeout = {}) {
+    detail::actor_state& st = state();
+    const uint64_t handle = send(true, capability, module, id, payload, static_cast<uint32_t>(timeout.count()), 0);
+    st.pending.emplace_back(handle, std::function<void(const result&)>(std::forward<F>(then)));
+  }
+
+  /// Casts `payload` to an actor; nothing comes back (failures are the host's debug log).
+  template <class T>
+  void cast(std::string_view capability, std::string_view module, std::string_view id,
+            const T& payload) {
+    send(false, capability, module, id, payload, 0, 0);
+  }
+  /// Casts and runs `then(const result&)` once the cast is in the target's mailbox (ok), or
+  /// with the error.
+  template <class T, class F>
+  void cast(std::string_view capability, std::string_view module, std::string_view id,
+            const T& payload, F&& then) {
+    detail::actor_state& st = state();
+    const uint64_t handle = send(false, capability, module, id, payload, MESH_HOST_CAST_ACK, 0);
+    st.pending.emplace_back(handle, std::function<void(const result&)>(std::forward<F>(then)));
+  }
+
+  /// Inside a call handler: the reply comes later, with reply() or reject(); what the handler
+  /// writes to its reply is ignored. Throws `rejected` outside a call handler or when the
+  /// actor holds too many deferred calls.
+  deferred defer() {
+    detail::actor_state& st = state();
+    const uint64_t token = st.services->defer_reply(st.self);
+    if (token == 0)
+      throw rejected("defer() works only inside a call handler, once per call, and an actor "
+                     "may hold at most 10000 deferred calls");
+    return deferred{token};
+  }
+  /// Answers a deferred call with `value`. False when the call was answered already.
+  template <class T>
+  bool reply(deferred call, const T& value) {
+    detail::actor_state& st = state();
+    auto& p = detail::thread_payload();
+    p.buf.clear();
+    msgpack::pack(p.buf, value);
+    return st.services->reply(st.self, call.token, MESH_STATUS_OK,
+                              mesh_bytes{reinterpret_cast<const uint8_t*>(p.buf.data()), p.buf.size()},
+                              nullptr) != 0;
+  }
+  /// Answers a deferred call with error `rejected` and `message`.
+  bool reject(deferred call, std::string_view message) {
+    detail::actor_state& st = state();
+    auto& p = detail::thread_payload();
+    p.buf.clear();
+    msgpack::pack(p.buf, message);
+    return st.services->reply(st.self, call.token, MESH_STATUS_REJECTED,
+                              mesh_bytes{reinterpret_cast<const uint8_t*>(p.buf.data()), p.buf.size()},
+                              nullptr) != 0;
+  }
+
+  /// Runs `fire()` once, `delay` from now, in the actor's turn order.
+  template <class F>
+  timer after(std::chrono::milliseconds delay, F&& fire) {
+    return arm(delay, std::chrono::milliseconds(0), std::function<void()>(std::forward<F>(fire)));
+  }
+  /// Runs `fire()` every `period` (first after `first`, by default one period): each period
+  /// starts when the previous firing's handler ended, so firings never pile up. A zero period
+  /// throws `rejected`.
+  template <class F>
+  timer every(std::chrono::milliseconds period, F&& fire,
+              std::chrono::milliseconds first = std::chrono::milliseconds(-1)) {
+    if (period.count() <= 0) throw rejected("a periodic timer needs a period above zero");
+    return arm(first.count() < 0 ? period : first, period,
+               std::function<void()>(std::forward<F>(fire)));
+  }
+  /// Cancels a timer: it does not fire after this. False when it was not armed.
+  bool cancel(timer t) {
+    detail::actor_state& st = state();
+    auto it = detail::actor_state::find(st.timers, t.handle);
+    if (it != st.timers.end()) st.timers.erase(it);
+    return t.handle != 0 && st.services->timer_cancel(st.self, t.handle) != 0;
+  }
+
+  /// Asks to be deactivated once this turn ends and the mailbox is empty.
+  void deactivate() {
+    detail::actor_state& st = state();
+    st.services->deactivate(st.self);
+  }
+  /// What is left of the current request's deadline (0 when none).
+  std::chrono::milliseconds remaining() const {
+    const detail::actor_state& st = state();
+    return std::chrono::milliseconds(st.services->remaining_ms(st.self));
+  }
+
+ private:
+  detail::actor_state& state() const {
+    if (!available()) throw std::logic_error("this host offers no services (ABI older than 1.2)");
+    return *state_;
+  }
+
+  template <class T>
+  uint64_t send(bool is_call, std::string_view capability, std::string_view module,
+                std::string_view id, const T& payload, uint32_t arg, uint64_t tag) {
+    detail::actor_state& st = state();
+    auto& p = detail::thread_payload();
+    p.buf.clear();
+    msgpack::pack(p.buf, payload);
+    const std::string cap(capability), mod(module);
+    detail::error_text error;
+    mesh_output out = error.as_output();
+    const mesh_bytes id_bytes{reinterpret_cast<const uint8_t*>(id.data()), id.size()};
+    const mesh_bytes body{reinterpret_cast<const uint8_t*>(p.buf.data()), p.buf.size()};
+    const uint64_t handle =
+        is_call ? st.services->call(st.self, cap.c_str(), mod.c_str(), id_bytes, body, arg, tag, &out)
+                : st.services->cast(st.self, cap.c_str(), mod.c_str(), id_bytes, body, arg, tag, &out);
+    if (handle == 0) throw rejected(error.message());
+    return handle;
+  }
+
+  timer arm(std::chrono::milliseconds due, std::chrono::milliseconds period,
+            std::function<void()> fire) {
+    detail::actor_state& st = state();
+    detail::error_text error;
+    mesh_output out = error.as_output();
+    const uint64_t handle = st.services->timer_start(
+        st.self, static_cast<uint64_t>(std::max<int64_t>(0, due.count())),
+        static_cast<uint64_t>(period.count()), 0, &out);
+    if (handle == 0) throw rejected(error.message());
+    st.timers.push_back({handle, std::move(fire), period.count() > 0});
+    return timer{handle};
+  }
+
+  detail::actor_state* state_ = nullptr;
+};
+
+/// What an actor receives when it is created; valid only inside its constructor (keep
+/// `host()`, which stays valid for the actor's life).
 class context {
  public:
-  context(const mesh_actor_context& raw, value init_arg) noexcept : raw_(raw), init_(init_arg) {}
+  context(const mesh_actor_context& raw, value init_arg,
+          detail::actor_state* state = nullptr) noexcept
+      : raw_(raw), init_(init_arg), state_(state) {}
+  /// The actor's handle on the host services (calls, casts, deferred replies, timers).
+  sdk::host host() const noexcept { return sdk::host(state_); }
   /// The actor id.
   std::string_view id() const noexcept {
     return {reinterpret_cast<const char*>(raw_.id.data), raw_.id.size};
@@ -305,6 +576,7 @@ class context {
  private:
   const mesh_actor_context& raw_;
   value init_;
+  detail::actor_state* state_;
 };
 
 namespace detail {
@@ -385,14 +657,38 @@ mesh_status run_guarded(mesh_output* out, auto&& body) noexcept {
 }
 
 template <class A>
+concept has_on_message = requires(A a, const mesh_message& m) { a.on_message(m); };
+
+/// The actor as the host holds it: the SDK's state, then the user's object.
+template <class A>
+struct holder {
+  actor_state state;
+  A actor;
+  holder(const mesh_actor_context& raw, const value& init)
+      : state(make_state(raw)), actor(context(raw, init, &state)) {}
+  static actor_state make_state(const mesh_actor_context& raw) {
+    actor_state st;
+    if (raw.struct_size >= offsetof(mesh_actor_context, host) + sizeof raw.host) {
+      st.services = raw.services;
+      st.self = raw.self;
+      if (raw.host != nullptr) st.ref.host = raw.host;
+    }
+    st.ref.capability = raw.capability;
+    st.ref.module = raw.module;
+    st.ref.id.assign(reinterpret_cast<const char*>(raw.id.data), raw.id.size);
+    st.ref.activation = raw.activation;
+    return st;
+  }
+};
+
+template <class A>
 struct glue {
   static void* create(const mesh_actor_context* raw, mesh_output* error) noexcept {
     try {
       msgpack::zone zone;
       msgpack::object storage;
       value init = decode(raw->init_arg, zone, storage);
-      context ctx(*raw, init);
-      return new A(ctx);
+      return new holder<A>(*raw, init);
     } catch (const std::exception& e) {
       emit_message(error, e.what());
     } catch (...) {
@@ -401,13 +697,15 @@ struct glue {
     return nullptr;
   }
 
+  static A& actor_of(void* p) noexcept { return static_cast<holder<A>*>(p)->actor; }
+
   static mesh_status call(void* actor, mesh_bytes payload, mesh_output* out) noexcept {
     scratch& s = thread_scratch();
     s.zone.clear();
     s.out.clear();
     mesh_status st = run_guarded<A>(out, [&] {
       value v = decode(payload, s.zone, s.object);
-      static_cast<A*>(actor)->call(v, s.out);
+      actor_of(actor).call(v, s.out);
     });
     if (st == MESH_STATUS_OK) {
       if (s.out.size() == 0) s.out.nil();
@@ -423,24 +721,66 @@ struct glue {
     return run_guarded<A>(out, [&] {
       value v = decode(payload, s.zone, s.object);
       if constexpr (has_cast<A>) {
-        static_cast<A*>(actor)->cast(v);
+        actor_of(actor).cast(v);
       } else {
-        static_cast<A*>(actor)->call(v, s.out);  // reply discarded
+        actor_of(actor).call(v, s.out);  // reply discarded
+      }
+    });
+  }
+
+  static mesh_status on_message(void* actor, const mesh_message* m, mesh_output* out) noexcept {
+    auto* h = static_cast<holder<A>*>(actor);
+    actor_state& st = h->state;
+    return run_guarded<A>(out, [&] {
+      if (m->kind == MESH_MESSAGE_REPLY) {
+        auto it = actor_state::find(st.pending, m->handle);
+        if (it == st.pending.end()) {
+          if constexpr (has_on_message<A>) h->actor.on_message(*m);
+          return;
+        }
+        std::function<void(const result&)> then = std::move(it->second);
+        *it = std::move(st.pending.back());
+        st.pending.pop_back();
+        if (m->ok) {
+          msgpack::zone zone;
+          msgpack::object storage;
+          value reply = decode(m->body, zone, storage);
+          then(result(true, reply, {}, {}));
+        } else {
+          then(result(false, value{}, m->error_code != nullptr ? m->error_code : "",
+                      std::string_view(reinterpret_cast<const char*>(m->body.data), m->body.size)));
+        }
+      } else if (m->kind == MESH_MESSAGE_TIMER) {
+        auto it = actor_state::find(st.timers, m->handle);
+        if (it == st.timers.end()) {
+          if constexpr (has_on_message<A>) h->actor.on_message(*m);
+          return;
+        }
+        if (it->periodic) {
+          std::function<void()> fire = it->fire;  // a copy: the handler may cancel it
+          fire();
+        } else {
+          std::function<void()> fire = std::move(it->fire);
+          st.timers.erase(it);
+          fire();
+        }
+      } else if constexpr (has_on_message<A>) {
+        h->actor.on_message(*m);
       }
     });
   }
 
   static void destroy(void* actor, mesh_deactivation_reason reason) noexcept {
-    A* a = static_cast<A*>(actor);
+    auto* h = static_cast<holder<A>*>(actor);
     if constexpr (has_on_deactivate<A>) {
       if (reason != MESH_DEACTIVATE_CRASHED) {
         try {
-          a->on_deactivate(static_cast<deactivation>(reason));
+          h->actor.on_deactivate(static_cast<deactivation>(reason));
         } catch (...) {
         }
       }
     }
-    delete a;
+    delete h;
   }
 };
 
@@ -461,7 +801,8 @@ constexpr mesh_module module(const char* name, const char* capability) noexcept 
                      &detail::glue<A>::call,
                      &detail::glue<A>::cast,
                      &detail::glue<A>::destroy,
-                     detail::declares_nonblocking<A> ? MESH_MODULE_NONBLOCKING : 0u};
+                     detail::declares_nonblocking<A> ? MESH_MODULE_NONBLOCKING : 0u,
+                     &detail::glue<A>::on_message};
 }
 
 }  // namespace mesh::sdk
