@@ -50,6 +50,13 @@ def requests():
         pack({"v": 1, "op": "nodes_for", "rid": 5, "cap": "chat"}),
         pack({"v": 1, "op": "owner", "rid": 6, "cap": "chat", "id": "room"}),
         pack({"v": 1, "op": "register_capabilities", "rid": 8, "caps": ["a", "b"]}),
+        # the call chain of actors' requests (host services)
+        pack({**base, "payload": payload, "chain": ["Relay/a", "RelayW/b"], "timeout_ms": 900}),
+        pack({**base, "op": "cast", "chain": ["Relay/" + "x" * 250], "once": True}),
+        pack({**base, "chain": ["A/1"] * 17}),     # one hop too many
+        pack({**base, "chain": ["A/1", 7]}),       # a hop that is not a string
+        pack({**base, "chain": "A/1"}),            # not an array
+        pack({**base, "chain": ["y" * 300]}),      # a hop too long
         # near misses
         pack({"v": 2, "op": "ping"}),
         pack({"v": 1, "op": "nope"}),

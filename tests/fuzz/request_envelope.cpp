@@ -60,7 +60,17 @@ auto wire_fields(const Request& r) {
     }
   }
   if (r.kind == op::register_capabilities) caps.assign(r.capabilities.begin(), r.capabilities.end());
-  return std::make_tuple(r.kind, r.rid, cap, mod, id, payload, init, timeout, caps, limit, after);
+  // The call chain (host services): its hops' bytes and count, for actor ops.
+  std::string chain;
+  uint32_t chain_len = 0;
+  if constexpr (requires { r.chain; r.chain_len; }) {
+    if (actor_op) {
+      chain = r.chain.as_string();
+      chain_len = r.chain_len;
+    }
+  }
+  return std::make_tuple(r.kind, r.rid, cap, mod, id, payload, init, timeout, caps, limit, after,
+                         chain, chain_len);
 }
 
 void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) {
@@ -75,6 +85,8 @@ void check(const uint8_t* data, size_t size, const wire::decode_limits& limits) 
   MESH_FUZZ_CHECK(k_target, inside(req->payload.as_string(), data, size));
   MESH_FUZZ_CHECK(k_target, inside(req->init_arg.as_string(), data, size));
   MESH_FUZZ_CHECK(k_target, inside(after_of(*req), data, size));
+  MESH_FUZZ_CHECK(k_target, inside(req->chain.as_string(), data, size));
+  MESH_FUZZ_CHECK(k_target, req->chain_len <= wire::max_call_chain);
   for (auto c : req->capabilities) MESH_FUZZ_CHECK(k_target, inside(c, data, size));
   MESH_FUZZ_CHECK(k_target, req->timeout_ms >= 1 && req->timeout_ms <= wire::max_timeout_ms);
   if (!reference_one_map(data, size))

@@ -84,6 +84,55 @@ TEST_CASE("a call request survives an encode and decode round trip without copyi
   CHECK(reinterpret_cast<const char*>(got->payload.data) < frame.data() + frame.size());
 }
 
+TEST_CASE("an actor's call chain survives the round trip, and chains beyond the limits are refused") {
+  const std::string id = "b";
+  // Two hops, packed as MessagePack strings without the array header (request::chain).
+  const std::string hops = std::string("\xa7Relay/a") + "\xa8RelayW/b";
+  request req;
+  req.kind = op::call;
+  req.rid = 5;
+  req.capability = "svc";
+  req.module = "Relay";
+  req.id = view(id);
+  req.chain = view(hops);
+  req.chain_len = 2;
+  req.once = true;
+  const std::string frame = encode(req);
+  auto got = decode(frame);
+  REQUIRE(got);
+  CHECK(got->chain_len == 2);
+  CHECK(got->chain.as_string() == hops);
+  CHECK(got->once);
+  // A cast carries it too; a client's request carries none.
+  req.kind = op::cast;
+  auto cast = decode(encode(req));
+  REQUIRE(cast);
+  CHECK(cast->chain.as_string() == hops);
+  req.chain = {};
+  req.chain_len = 0;
+  auto plain = decode(encode(req));
+  REQUIRE(plain);
+  CHECK(plain->chain_len == 0);
+  CHECK(encode(req).find("chain") == std::string::npos);
+
+  auto refused = [&](const std::string& chain_hops, uint32_t count) {
+    request r = req;
+    r.kind = op::call;
+    r.chain = view(chain_hops);
+    r.chain_len = count;
+    auto d = decode(encode(r));
+    return d ? std::string("accepted") : d.error().message;
+  };
+  std::string sixteen, seventeen;
+  for (int i = 0; i < 16; ++i) sixteen += "\xa3" "A/1";
+  seventeen = sixteen + "\xa3" "A/1";
+  CHECK(refused(sixteen, 16) == "accepted");
+  CHECK(refused(seventeen, 17).find("more than 16 hops") != std::string::npos);
+  CHECK(refused("\x07", 1).find("array of strings") != std::string::npos);
+  const std::string long_hop = std::string("\xda\x01\x2c") + std::string(300, 'y');
+  CHECK(refused(long_hop, 1).find("longer than 256 bytes") != std::string::npos);
+}
+
 TEST_CASE("malformed envelopes are refused with bad_request and a reason") {
   auto code_of = [&](const std::string& bytes) {
     auto r = decode(bytes);

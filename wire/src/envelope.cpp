@@ -234,7 +234,8 @@ void encode_request(buffer& out, const request& req) {
   uint32_t n = 3;  // v, op, rid
   const bool actor_op = req.kind == op::call || req.kind == op::cast;
   if (actor_op)
-    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 3 : 0);
+    n += 3 + (req.payload.empty() ? 0 : 1) + (req.init_arg.empty() ? 0 : 1) + (req.once ? 3 : 0) +
+         (req.chain_len > 0 ? 1 : 0);
   if (req.kind == op::call || req.kind == op::shard || req.kind == op::register_capabilities ||
       req.kind == op::nodes_for)
     n += 1;
