@@ -29,6 +29,7 @@ forwarder::peer_link& forwarder::link_to(const discovery::member_record& owner) 
   if (it != peers_.end() && it->second.endpoint == owner.endpoint) return it->second;
   if (it != peers_.end()) {
     // Restarted on another endpoint: what we sent to the old one will never be answered.
+    if (!it->second.backlog.empty()) --backlogged_;
     peers_.erase(it);
     for (auto& [fseq, f] : forwards_)
       if (f.target == owner.name) retries_.emplace_back(clock::now(), fseq);
@@ -60,12 +61,15 @@ void forwarder::forward(std::unique_ptr<inbound> in, const discovery::member_rec
   zmq::message_t body;
   body.copy(in->frame);  // shares the bytes for large frames; never re-encoded
   bool sent = false;
-  try {
-    sent = link.socket.send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
-               .has_value();
-    if (sent) link.socket.send(body, zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    spdlog::debug("forward to {} failed: {}", owner.name, e.what());
+  // Behind a backlog, a request waits its turn: sending it now would overtake the backlog.
+  if (link.backlog.empty()) {
+    try {
+      sent = link.socket.send(header, zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+                 .has_value();
+      if (sent) link.socket.send(body, zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      spdlog::debug("forward to {} failed: {}", owner.name, e.what());
+    }
   }
   const uint32_t timeout_ms = in->timeout_ms;
   const auto deadline = in->deadline;
@@ -74,13 +78,20 @@ void forwarder::forward(std::unique_ptr<inbound> in, const discovery::member_rec
   timers_.track(timeout_ms, deadline, fseq);
   if (sent) {
     ++stats_.forwarded;
+    link.failures = 0;
   } else {
     ++stats_.forward_unreachable;
-    // Not connected (yet, or any more; a crash not yet detected): try again by the view of that
-    // moment, backing off up to 100 ms, until the deadline. Failure detection moves the key.
-    const auto backoff = std::min<clock::duration>(retry_step * (1u << std::min(unreachable, 4u)),
-                                                   std::chrono::milliseconds(100));
-    retries_.emplace_back(clock::now() + backoff, fseq);
+    // Not connected (yet, or any more; a crash not yet detected): the link's backlog is tried
+    // again, in order and by the view of that moment, backing off up to 100 ms, until each
+    // request's deadline. Failure detection moves the key.
+    if (link.backlog.empty()) {
+      ++backlogged_;
+      const auto backoff = std::min<clock::duration>(
+          retry_step * (1u << std::min(link.failures, 4u)), std::chrono::milliseconds(100));
+      link.retry_at = clock::now() + backoff;
+      ++link.failures;
+    }
+    link.backlog.push_back(fseq);
   }
 }
 
@@ -127,6 +138,21 @@ void forwarder::receive_from(peer_link& link, std::vector<relayed_reply>& out) {
 
 void forwarder::run_due_retries(clock::time_point now, const routing_table& routes,
                                 std::vector<returned_request>& out) {
+  if (backlogged_ != 0) {
+    // By name: a retry may re-open (replace) a link, so no iterator into peers_ survives it.
+    std::vector<std::string> due;
+    for (auto& [name, link] : peers_)
+      if (!link.backlog.empty() && link.retry_at <= now) due.push_back(name);
+    for (const std::string& name : due) {
+      auto it = peers_.find(name);
+      if (it == peers_.end() || it->second.backlog.empty()) continue;
+      std::deque<uint64_t> batch;
+      batch.swap(it->second.backlog);
+      --backlogged_;
+      // In order: once one finds the link still down, forward() queues the rest behind it.
+      for (const uint64_t fseq : batch) retry(fseq, routes, out);
+    }
+  }
   const size_t n = retries_.size();
   for (size_t i = 0; i < n; ++i) {
     auto [when, fseq] = retries_.front();
@@ -210,6 +236,7 @@ void forwarder::view_changed(const routing_table& routes) {
   // Close the links to hosts that are gone from the view.
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (routes.view().find(it->first) == nullptr) {
+      if (!it->second.backlog.empty()) --backlogged_;  // its requests are in retries_ (above)
       it = peers_.erase(it);
       links_changed_ = true;
     } else {

@@ -87,7 +87,7 @@ class forwarder {
   void receive_replies(const zmq::pollitem_t* items, std::vector<relayed_reply>& out);
 
   /// Retries are waiting (due now or soon).
-  bool retries_waiting() const noexcept { return !retries_.empty(); }
+  bool retries_waiting() const noexcept { return !retries_.empty() || backlogged_ != 0; }
   /// Routes again, by `routes`, the requests whose retry is due at `now`: sends each to its
   /// owner, or moves it into `out` (its deadline passed, too many refusals, no host has the
   /// capability any more, or this host owns it now).
@@ -110,6 +110,12 @@ class forwarder {
   struct peer_link {
     zmq::socket_t socket;
     std::string endpoint;
+    /// Requests that found the link not connected, in the order they came: sent again in that
+    /// order, and later requests for the link wait behind them, so that requests from one
+    /// sender to one owner arrive in the order sent (docs/PLUGINS.md: ordering).
+    std::deque<uint64_t> backlog;
+    clock::time_point retry_at{};  ///< when the backlog is tried again
+    uint32_t failures = 0;         ///< backlog sends in a row that found it not connected
   };
   struct pending {
     std::unique_ptr<inbound> in;
@@ -137,6 +143,7 @@ class forwarder {
   bool links_changed_ = true;
   std::unordered_map<uint64_t, pending> forwards_;
   std::deque<std::pair<clock::time_point, uint64_t>> retries_;  ///< (due, fseq), unordered
+  size_t backlogged_ = 0;  ///< links with a backlog
 };
 
 }  // namespace mesh::host

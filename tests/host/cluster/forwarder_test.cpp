@@ -3,6 +3,8 @@
 // connected, and what the forwarder hands back to the server. Every receive is bounded.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -267,6 +269,43 @@ TEST_SUITE("forwarder") {
     f.fw.run_due_retries(clock::now() + 1s, *routes, back);
     REQUIRE(back.size() == 1);
     CHECK(back[0].serve_here);
+  }
+
+  TEST_CASE("requests for an owner not connected yet reach it in the order they were sent") {
+    fixture f;
+    // The owner's endpoint is not bound when the first requests go: they wait in the link's
+    // backlog. Once it listens, a new request must not overtake them.
+    const auto late = record("c", unbound_endpoint(f.context), 1);
+    for (uint64_t rid = 1; rid <= 3; ++rid) f.fw.forward(f.call(rid), late, 42);
+    CHECK(f.stats.forward_unreachable == 3);
+    zmq::socket_t owner(f.context, zmq::socket_type::router);
+    owner.set(zmq::sockopt::linger, 0);
+    owner.bind(late.endpoint);
+    std::this_thread::sleep_for(300ms);  // the link reconnects (100 ms interval)
+    f.fw.forward(f.call(4), late, 42);  // connected now, but three wait before it
+    auto routes = f.routes({record("a", f.local, 1, {}), late});  // only c serves echo
+    std::vector<returned_request> back;
+    const auto end = clock::now() + 5s;
+    while (f.fw.retries_waiting() && clock::now() < end) {
+      f.fw.run_due_retries(clock::now() + 200ms, *routes, back);
+      std::this_thread::sleep_for(20ms);
+    }
+    CHECK(back.empty());
+    std::vector<uint64_t> order;
+    zmq::pollitem_t item{owner.handle(), 0, ZMQ_POLLIN, 0};
+    while (order.size() < 4 && zmq::poll(&item, 1, 2s) > 0) {
+      std::vector<zmq::message_t> parts;
+      for (bool more = true; more;) {
+        zmq::message_t m;
+        (void)owner.recv(m, zmq::recv_flags::none);
+        more = m.more();
+        parts.push_back(std::move(m));
+      }
+      REQUIRE(parts.size() == 3);
+      order.push_back(wire::read_rid(parts[2].data<uint8_t>(), parts[2].size()).value_or(0));
+    }
+    CHECK(order == std::vector<uint64_t>{1, 2, 3, 4});
+    ::unlink(late.endpoint.substr(6).c_str());
   }
 
   TEST_CASE("a request whose deadline passed while it waited for a retry is handed back as a timeout") {
