@@ -742,9 +742,10 @@ struct glue {
         *it = std::move(st.pending.back());
         st.pending.pop_back();
         if (m->ok) {
-          msgpack::zone zone;
-          msgpack::object storage;
-          value reply = decode(m->body, zone, storage);
+          // The thread's scratch zone, as call() uses: handlers never nest on a thread.
+          scratch& s = thread_scratch();
+          s.zone.clear();
+          value reply = decode(m->body, s.zone, s.object);
           then(result(true, reply, {}, {}));
         } else {
           then(result(false, value{}, m->error_code != nullptr ? m->error_code : "",
