@@ -185,6 +185,30 @@ TEST_SUITE("host services") {
     CHECK(s["services"]["timers_armed"] == 0);
   }
 
+  TEST_CASE("one-shot timers fire in due order; a named timer started again replaces itself") {
+    services_host h;
+    client c(h.host->endpoint());
+    // Armed latest-first: they must still fire earliest-first.
+    for (const auto& [ms, note] : std::vector<std::pair<int, std::string>>{{240, "c"}, {160, "b"}, {80, "a"}})
+      REQUIRE(c.call("svc", "Relay", "o", {{"op", "after"}, {"ms", ms}, {"note", note}}).ok);
+    json entries;
+    CHECK(wait_until([&] {
+      entries = c.call("svc", "Recorder", "o", {{"op", "entries"}}).body;
+      return entries.size() >= 3;
+    }, 5s));
+    REQUIRE(entries.size() == 3);
+    CHECK(entries[0]["from"] == "a");
+    CHECK(entries[1]["from"] == "b");
+    CHECK(entries[2]["from"] == "c");
+    // Named: starting "tick" three times leaves one timer armed.
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(c.call("svc", "Relay", "n", {{"op", "named"}, {"name", "tick"}, {"ms", 60}}).ok);
+    CHECK(stats_of(c)["services"]["timers_armed"] == 1);
+    CHECK(c.call("svc", "Relay", "n", {{"op", "cancel_named"}, {"name", "tick"}}).body["cancelled"] == true);
+    CHECK(c.call("svc", "Relay", "n", {{"op", "cancel_named"}, {"name", "tick"}}).body["cancelled"] == false);
+    CHECK(stats_of(c)["services"]["timers_armed"] == 0);
+  }
+
   TEST_CASE("a timer does not keep an actor alive, and dies with it when it is deactivated") {
     services_host h({"--idle-timeout", "300ms"});
     client c(h.host->endpoint());
@@ -237,6 +261,7 @@ TEST_SUITE("host services") {
         {"no_module", "a capability and a module"},
         {"zero_period", "period above zero"},
         {"far_timer", "at most 30 days"},
+        {"past_timer", "in the past"},
         {"timer_cap", "10000 timers armed"},
         {"double_reply", "second reply refused: no deferred call has this token (answered already"},
         {"defer_twice", "once per call"},

@@ -347,6 +347,7 @@ struct actor_state {
     uint64_t handle;
     std::function<void()> fire;
     bool periodic;
+    std::string name;  ///< empty: known by its handle only
   };
   std::vector<timer_entry> timers;
 
@@ -478,10 +479,25 @@ class host {
                               nullptr) != 0;
   }
 
-  /// Runs `fire()` once, `delay` from now, in the actor's turn order.
+  /// Runs `fire()` once, `delay` from now, in the actor's turn order. A negative delay (a time
+  /// in the past) throws `rejected`.
   template <class F>
   timer after(std::chrono::milliseconds delay, F&& fire) {
+    if (delay.count() < 0) throw rejected("a timer cannot be due in the past");
     return arm(delay, std::chrono::milliseconds(0), std::function<void()>(std::forward<F>(fire)));
+  }
+  /// The timer named `name` (Akka's timer keys): replaces a timer of that name if one is armed,
+  /// first due after `first`, then every `period` (0: once). cancel(name) cancels it.
+  template <class F>
+  timer start(std::string_view name, std::chrono::milliseconds first,
+              std::chrono::milliseconds period, F&& fire) {
+    if (name.empty()) throw rejected("a named timer needs a name");
+    if (first.count() < 0 || period.count() < 0)
+      throw rejected("a timer cannot be due in the past");
+    cancel(name);
+    timer t = arm(first, period, std::function<void()>(std::forward<F>(fire)));
+    state().timers.back().name.assign(name);
+    return t;
   }
   /// Runs `fire()` every `period` (first after `first`, by default one period): each period
   /// starts when the previous firing's handler ended, so firings never pile up. A zero period
@@ -499,6 +515,13 @@ class host {
     auto it = detail::actor_state::find(st.timers, t.handle);
     if (it != st.timers.end()) st.timers.erase(it);
     return t.handle != 0 && st.services->timer_cancel(st.self, t.handle) != 0;
+  }
+  /// Cancels the timer named `name`. False when none was armed.
+  bool cancel(std::string_view name) {
+    detail::actor_state& st = state();
+    auto it = std::find_if(st.timers.begin(), st.timers.end(),
+                           [&](const auto& e) { return e.name == name; });
+    return it != st.timers.end() && cancel(timer{it->handle});
   }
 
   /// Asks to be deactivated once this turn ends and the mailbox is empty.
