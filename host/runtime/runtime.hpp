@@ -93,9 +93,9 @@ struct task {
 /// A message for an actor's on_message handler (ABI 1.2). Allocated by the runtime and freed
 /// once handled (or dropped: its activation is gone, or was re-created since).
 struct actor_message : task {
-  actor_message(mesh_message_kind kind, bool success, uint64_t handle_, uint64_t tag_,
-                uint64_t activation) noexcept
-      : what(kind), ok(success), handle(handle_), tag(tag_), for_activation(activation) {
+  actor_message(mesh_message_kind type, bool success, uint64_t handle_of, uint64_t tag_of,
+                uint64_t activation_no) noexcept
+      : what(type), ok(success), handle(handle_of), tag(tag_of), for_activation(activation_no) {
     message = true;
   }
   mesh_message_kind what = MESH_MESSAGE_REPLY;
