@@ -510,7 +510,10 @@ task* runtime::take_deferred(activation* a, uint64_t token) noexcept {
 
 void runtime::run_message(activation* a, actor_message* m, ran_on where) {
   const actor_module& module = *a->module;
-  std::unique_ptr<actor_message> owned(m);
+  struct recycle {
+    actor_message* m;
+    ~recycle() { recycle_actor_message(m); }
+  } owned{m};
   const bool has_handler = module.abi->struct_size >= MESH_MODULE_SIZE_1_1 + sizeof(void*) &&
                            module.abi->on_message != nullptr;
   // A message never activates an actor: it belongs to the activation that made the call or

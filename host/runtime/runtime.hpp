@@ -107,6 +107,12 @@ struct actor_message : task {
   std::string body;             ///< reply: the reply object, or the error message
 };
 
+/// A new actor_message, from this thread's pool when it has one (its body's capacity
+/// kept), and back to it once handled.
+actor_message* new_actor_message(mesh_message_kind type, bool success, uint64_t handle,
+                                 uint64_t tag, uint64_t activation_no);
+void recycle_actor_message(actor_message* m) noexcept;
+
 /// An actor's own call, cast or request to be deactivated, made through the host services
 /// during a turn and handed, after the turn, to the actor_router. Owns its bytes; names its
 /// caller by key (module, id, activation number), never by pointer, since the caller may be
@@ -151,12 +157,21 @@ struct actor_request {
   }
 };
 
+/// Gives an actor_request back to this thread's pool (its buffer's capacity kept for the next
+/// one: a request costs no allocation once warm), or frees it when the pool is full.
+struct actor_request_recycler {
+  void operator()(actor_request* r) const noexcept;
+};
+using actor_request_ptr = std::unique_ptr<actor_request, actor_request_recycler>;
+/// An empty actor_request, from this thread's pool when it has one.
+actor_request_ptr new_actor_request();
+
 /// Where actors' own requests go: the server routes them as it routes clients' requests, and
 /// answers them through runtime::deliver_reply(). Called on the dispatcher thread only.
 class actor_router {
  public:
   virtual ~actor_router() = default;
-  virtual void route_from_actor(std::unique_ptr<actor_request> request) = 0;
+  virtual void route_from_actor(actor_request_ptr request) = 0;
 };
 
 /// Receives finished tasks, each exactly once, through one of two entry points named for the

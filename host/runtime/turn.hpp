@@ -31,19 +31,29 @@ struct runtime::turn {
   uint64_t deferred_token = 0;  ///< the handler deferred its call under this token
   /// Requests made in this turn, handed on by flush_turn() once the handler returned: never
   /// from inside the plugin's call into the host.
-  std::vector<std::unique_ptr<actor_request>> outbox;
+  std::vector<actor_request_ptr> outbox;
   turn* previous;
 
   turn(runtime& r, activation* a, task* t, ran_on w)
       : rt(r), actor(a), request(t), where(w), previous(current()) {
     current() = this;
+    outbox.swap(spare_outbox());  // this thread's vector: no allocation per turn once warm
   }
-  ~turn() { current() = previous; }
+  ~turn() {
+    current() = previous;
+    outbox.clear();
+    if (spare_outbox().capacity() < outbox.capacity()) spare_outbox().swap(outbox);
+  }
   turn(const turn&) = delete;
   turn& operator=(const turn&) = delete;
 
   /// Drops what the turn asked for (the constructor failed: nothing of it happened).
   void discard_outbox() noexcept { outbox.clear(); }
+
+  static std::vector<actor_request_ptr>& spare_outbox() noexcept {
+    thread_local std::vector<actor_request_ptr> v;
+    return v;
+  }
 
   /// This thread's turn, or nullptr outside handlers.
   static turn*& current() noexcept {

@@ -46,7 +46,7 @@ struct inbound : task {
   /// the reply to; it goes back to the calling actor's mailbox (runtime::deliver_reply). For a
   /// call run here, `reply` then holds the raw reply object (or error message), not an
   /// envelope, and `outcome` its code.
-  std::unique_ptr<actor_request> origin;
+  actor_request_ptr origin;
 
   /// One is allocated and freed per request, hundreds at a time, more than glibc's per-thread
   /// cache keeps: the thread that frees them keeps them for its next ones.

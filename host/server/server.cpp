@@ -392,7 +392,7 @@ void server::route(std::unique_ptr<inbound> in, const wire::request& req) {
   }
 }
 
-void server::route_from_actor(std::unique_ptr<actor_request> request) {
+void server::route_from_actor(actor_request_ptr request) {
   if (request->refused != wire::error_code::none) {
     if (request->want_reply)
       runtime_->deliver_reply(*request, false, request->refused, request->refusal);

@@ -121,7 +121,7 @@ class server final : private actor_router {
  private:
   /// An actor's own call or cast (host services): routed like a client's request; the answer
   /// goes back to the actor's mailbox (answer_actor).
-  void route_from_actor(std::unique_ptr<actor_request> request) override;
+  void route_from_actor(actor_request_ptr request) override;
   /// Answers the actor that made `in` (if it wants an answer).
   void answer_actor(const inbound& in, bool ok, wire::error_code code, std::string_view body);
   void receive_batch();
