@@ -4,8 +4,10 @@
 # tests, no mesh-bench), and starts the seed's three-host cluster on loopback with the example
 # plugins:
 #   node1 serves game; node2 serves chat; node3 serves game, chat and payment.
-# Then it shows with meshctl which host serves which actor, whichever host is asked. The hosts
-# keep serving until Ctrl-C (or pass --once to stop after the demo).
+# Then it shows with meshctl which host serves which actor, whichever host is asked, and actors
+# using the host services: a chat room fanning a post out to members on both chat hosts and
+# gathering their statuses, a game world ticking on its own timer, an account transfer. The
+# hosts keep serving until Ctrl-C (or pass --once to stop after the demo).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MESH_BUILD_DIR:-$root/build}
@@ -89,6 +91,63 @@ ctl --connect tcp://127.0.0.1:7100 call --capability game --module GameActor --i
 echo
 echo "== a capability nobody has"
 ctl --connect tcp://127.0.0.1:7100 call --capability bench --module Echo --id x --payload '{}'
+echo
+echo "== chat fan-out across hosts: room lobby, one member on each chat host"
+# A member is a PlayerActor (capability chat, like the rooms): ask where each name would live
+# and take one living on node2 and one on node3.
+owner_of() {
+  "$meshctl" --json --connect tcp://127.0.0.1:7100 owner "$1" --capability chat 2>/dev/null |
+    grep -o '"owner":"[^"]*"' | cut -d'"' -f4 || true
+}
+members=()
+for want in node2 node3; do
+  for name in ana bea cai dov eli fay gus hal ivy jon kim lea max nia oli pam; do
+    if [[ " ${members[*]} " != *" $name "* && "$(owner_of "$name")" == "$want" ]]; then
+      members+=("$name")
+      break
+    fi
+  done
+done
+chat() { ctl --connect "tcp://127.0.0.1:$1" call --capability chat --module "$2" --id "$3" --payload "$4"; }
+for m in "${members[@]}"; do chat 7110 ChatActor lobby "{\"action\":\"join\",\"player\":\"$m\"}"; done
+echo "-- a post entering through node1 (no chat there: it forwards to the room's host)"
+chat 7100 ChatActor lobby '{"action":"post","user":"ana","text":"hello, every host"}'
+echo "-- the room cast it to each member's PlayerActor; their inboxes, each on its own host"
+for m in "${members[@]}"; do
+  # The deliveries are casts the post did not wait for: give them a moment (bounded).
+  for _ in $(seq 30); do
+    out=$("$meshctl" --json --connect tcp://127.0.0.1:7120 call --capability chat \
+      --module PlayerActor --id "$m" --payload '{"action":"inbox"}' 2>/dev/null || true)
+    [[ $out == *'"received":1'* ]] && break
+    sleep 0.1
+  done
+  chat 7120 PlayerActor "$m" '{"action":"inbox"}'
+done
+echo "-- who: the room calls every member for its status and answers once all are back"
+[[ ${#members[@]} -gt 0 ]] && chat 7110 PlayerActor "${members[0]}" '{"action":"set_status","status":"afk"}'
+chat 7120 ChatActor lobby '{"action":"who"}'
+echo
+echo "== a game world ticking on its own timer (every 100 ms), players moving by their velocity"
+game() { ctl --connect tcp://127.0.0.1:7100 call --capability game --module GameActor --id world_1 --payload "$1"; }
+game '{"action":"spawn","player":"p1","x":0,"y":0,"vx":1,"vy":0.5}' > /dev/null
+game '{"action":"spawn","player":"p2","x":100,"y":0,"vx":-2,"vy":0}' > /dev/null
+game '{"action":"start","period_ms":100}'
+sleep 0.5
+game '{"action":"state"}'
+sleep 0.5
+game '{"action":"state"}'
+echo "-- pause cancels the timer: the tick count stays where it was"
+game '{"action":"pause"}'
+sleep 0.3
+game '{"action":"state"}'
+echo
+echo "== a transfer: account_a pays account_b, answered once account_b has taken the credit;"
+echo "   the retry with the same request_id is applied once on each side"
+pay() { ctl --connect tcp://127.0.0.1:7110 call --capability payment --module PaymentActor "$@"; }
+pay --id account_a --payload '{"action":"balance"}' --init-arg '{"balance":100}'
+pay --id account_a --payload '{"action":"transfer","to":"account_b","amount":30,"request_id":"demo-1"}'
+pay --id account_a --payload '{"action":"transfer","to":"account_b","amount":30,"request_id":"demo-1"}'
+pay --id account_b --payload '{"action":"balance"}'
 echo
 echo "== live actors on node3, and its counters"
 ctl --connect tcp://127.0.0.1:7100 actors --host node3 --limit 5

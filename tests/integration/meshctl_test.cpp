@@ -275,6 +275,7 @@ TEST_CASE("meshctl register-capabilities changes what capabilities reports and w
        {{"module", "Counter"}, {"capability", "counter"}, {"plugin", "libmesh_counter.so"}},
        {{"module", "GameActor"}, {"capability", "game"}, {"plugin", "libmesh_examples.so"}},
        {{"module", "PaymentActor"}, {"capability", "payment"}, {"plugin", "libmesh_examples.so"}},
+       {{"module", "PlayerActor"}, {"capability", "chat"}, {"plugin", "libmesh_examples.so"}},
        {{"module", "Probe"}, {"capability", "probe"}, {"plugin", "libfixture_probe.so"}}});
   CHECK(b["modules"] == modules);
 
