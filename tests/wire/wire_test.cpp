@@ -105,15 +105,17 @@ TEST_CASE("an actor's call chain survives the round trip, and chains beyond the 
   CHECK(got->once);
   // A cast carries it too; a client's request carries none.
   req.kind = op::cast;
-  auto cast = decode(encode(req));
+  const std::string cast_frame = encode(req);  // the decoded views point into it
+  auto cast = decode(cast_frame);
   REQUIRE(cast);
   CHECK(cast->chain.as_string() == hops);
   req.chain = {};
   req.chain_len = 0;
-  auto plain = decode(encode(req));
+  const std::string plain_frame = encode(req);
+  auto plain = decode(plain_frame);
   REQUIRE(plain);
   CHECK(plain->chain_len == 0);
-  CHECK(encode(req).find("chain") == std::string::npos);
+  CHECK(plain_frame.find("chain") == std::string::npos);
 
   auto refused = [&](const std::string& chain_hops, uint32_t count) {
     request r = req;
