@@ -40,6 +40,40 @@ struct suite_options {
   bool selected(const std::string& workload) const { return only.empty() || only.count(workload); }
 };
 
+/// `mesh-bench actors`: actor-to-actor calls and timers through the host services (ABI 1.2),
+/// measured with the bench plugin (bench_actors.cpp), beside CAF when mesh-bench-caf is built.
+struct actor_options {
+  /// Parts to run ("local", "remote", "timers", "firing"); empty runs them all.
+  std::set<std::string> only;
+  /// Local shapes to run ("one": one pair, one call in flight; "window": one pair, `window`
+  /// calls in flight; "pairs": `pairs` pairs, one call in flight each); empty runs all three.
+  std::set<std::string> shapes;
+  /// Local: leave CAF out (under valgrind, say), even when mesh-bench-caf is built.
+  bool without_caf = false;
+  /// Local round trips: each round of each shape runs this long (or until `count`).
+  std::chrono::milliseconds round{1000};
+  /// Rounds of each shape; Mesh (SDK, C table) and CAF (1 thread, one per core) alternate.
+  uint64_t rounds = 3;
+  /// Round trips one pinger makes in a round at most (bounds a round under callgrind).
+  uint64_t count = 1'000'000'000;
+  /// The many-pairs shape: this many pinger/ponger pairs, one call in flight each.
+  uint64_t pairs = 1'000;
+  /// The windowed one-pair shape: calls one pinger keeps in flight.
+  uint64_t window = 64;
+  /// Remote: sequential calls of each path (actor on A -> actor on B; smart client -> B).
+  uint64_t remote_calls = 2'000;
+  /// Timers armed for the memory figure: this many actors, each with `timers_per_actor`.
+  uint64_t timer_actors = 1'000;
+  uint64_t timers_per_actor = 1'000;
+  /// Timers fired all at once for the firing figure: actors, and one-shot timers each.
+  uint64_t fire_actors = 1'000;
+  uint64_t fires_per_actor = 1'000;
+  /// The firing phase arms its timers due this long after it starts arming them.
+  std::chrono::milliseconds fire_lead{4'000};
+
+  bool selected(const std::string& part) const { return only.empty() || only.count(part); }
+};
+
 /// Everything the command line sets. Defaults are the full benchmark; make_quick() shrinks it.
 struct bench_options {
   /// Worker threads of the runtime (local) or of the meshd the bench starts (client).
@@ -75,6 +109,7 @@ struct bench_options {
   bool curve = false;
   std::string curve_server_key, curve_public_key, curve_secret_key;
   suite_options suite;
+  actor_options actors;
   bool quick = false;
   bool json = false;
 };
@@ -103,6 +138,17 @@ inline void make_quick(bench_options& o) {
   s.growth_actors = {1'000, 5'000, 20'000};
   s.growth_calls = 5'000;
   s.growth_limit = std::chrono::milliseconds(20'000);
+  actor_options& a = o.actors;
+  a.round = std::chrono::milliseconds(100);
+  a.rounds = 1;
+  a.pairs = 50;
+  a.window = 8;
+  a.remote_calls = 100;
+  a.timer_actors = 20;
+  a.timers_per_actor = 100;
+  a.fire_actors = 20;
+  a.fires_per_actor = 100;
+  a.fire_lead = std::chrono::milliseconds(1'500);
 }
 
 }  // namespace mesh::bench

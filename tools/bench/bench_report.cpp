@@ -18,8 +18,8 @@ namespace {
 
 std::string format_value(double v, const std::string& unit) {
   char buf[64];
-  if (unit == "us") {
-    std::snprintf(buf, sizeof buf, "%.1f us", v);
+  if (unit == "us" || unit == "ms") {
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, unit.c_str());
     return buf;
   }
   if (unit == "s") {

@@ -16,7 +16,7 @@ struct figure {
   std::string key;    ///< stable name for machines, e.g. "calls_spread_per_s"
   std::string label;  ///< for people, e.g. "calls/s, 5,000 actors, 500 in flight"
   double value = 0;
-  std::string unit;  ///< "/s", "us", "B", "s"
+  std::string unit;  ///< "/s", "us", "ms", "B", "s", "x"
   bool higher_is_better = true;
   std::optional<double> raw;     ///< the raw DEALER/ROUTER echo under the same conditions
   std::optional<double> target;  ///< the issue's target, if any

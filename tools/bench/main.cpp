@@ -1,7 +1,9 @@
 // mesh-bench: the performance suite (`suite`, also `all`: workloads W1-W8 and growth, each
-// in-process and over ZeroMQ beside a raw ZeroMQ echo), and the single modes `local`, `client`,
-// `cluster` and `scale`. Every phase is bounded in time; prints a summary table (or JSON). Exits non-zero only when the benchmark itself breaks (a call fails, a host stops
-// answering), never because of a number.
+// in-process and over ZeroMQ beside a raw ZeroMQ echo), the single modes `local`, `client`,
+// `cluster` and `scale`, and `actors` (the host services: actor -> actor calls beside CAF,
+// timers). Every phase is bounded in time; prints a summary table (or JSON). Exits non-zero
+// only when the benchmark itself breaks (a call fails, a host stops answering), never because
+// of a number.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <ctime>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "actor_bench.hpp"
 #include "bench_options.hpp"
 #include "bench_report.hpp"
 #include "client_bench.hpp"
@@ -106,6 +109,61 @@ int main(int argc, char** argv) {
   add_suite_options(suite);
   auto* all = app.add_subcommand("all", "the same as suite");
   add_suite_options(all);
+  auto* actors = app.add_subcommand(
+      "actors",
+      "actor -> actor calls (host services): local round trips beside CAF, remote calls beside a "
+      "smart client's, and timers (memory, firing)");
+  std::vector<std::string> actor_only;
+  int64_t round_ms = 0, fire_lead_ms = 0;
+  actors
+      ->add_option("--only", actor_only,
+                   "parts to run: local, remote, timers, firing (default: all)")
+      ->delimiter(',');
+  std::vector<std::string> actor_shapes;
+  actors->add_option("--shapes", actor_shapes,
+                     "local shapes: one (1 pair, 1 in flight), window (1 pair, --window in "
+                     "flight), pairs (--pairs pairs, 1 in flight each); default: all")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"one", "window", "pairs"}));
+  actors->add_flag("--without-caf", o.actors.without_caf,
+                   "local: no CAF rounds (e.g. under valgrind)");
+  actors->add_option("--round-ms", round_ms, "local: milliseconds of each round (default 1000)");
+  actors->add_option("--rounds", o.actors.rounds, "local: rounds of each shape")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100}));
+  actors->add_option("--count", o.actors.count,
+                     "local: round trips one pinger makes per round at most (for callgrind)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}));
+  actors
+      ->add_option("--pairs", o.actors.pairs,
+                   "local: pinger/ponger pairs of the many-pairs shape")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000}));
+  actors->add_option("--window", o.actors.window, "local: calls in flight of the windowed shape")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000}));
+  actors->add_option("--remote-calls", o.actors.remote_calls,
+                     "remote: sequential calls of each path")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
+  actors->add_option("--timer-actors", o.actors.timer_actors, "timers: actors arming timers")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000}));
+  actors->add_option("--timers-per-actor", o.actors.timers_per_actor,
+                     "timers: one-hour timers each actor arms (at most 10,000)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000}));
+  actors->add_option("--fire-actors", o.actors.fire_actors, "timers: actors whose timers fire")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000}));
+  actors->add_option("--fires-per-actor", o.actors.fires_per_actor,
+                     "timers: one-shot timers each of them arms (at most 10,000)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000}));
+  actors->add_option("--fire-lead-ms", fire_lead_ms,
+                     "timers: the firing timers are due this long after arming starts (default "
+                     "4000; raise it under valgrind)");
   std::string echo_listen = "tcp://127.0.0.1:*", echo_ready;
   auto* echo = app.add_subcommand("raw-echo", "");  // internal: the raw baseline's server
   echo->group("");
@@ -117,6 +175,18 @@ int main(int argc, char** argv) {
     if (echo->parsed()) return mesh::bench::run_raw_echo(echo_listen, echo_ready);
     o.duration = std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000));
     if (o.quick) mesh::bench::make_quick(o);
+    if (round_ms > 0) o.actors.round = std::chrono::milliseconds(round_ms);
+    if (fire_lead_ms > 0) o.actors.fire_lead = std::chrono::milliseconds(fire_lead_ms);
+    o.actors.shapes.insert(actor_shapes.begin(), actor_shapes.end());
+    for (const std::string& part : actor_only) {
+      const auto& parts = mesh::bench::actor_parts();
+      if (std::find(parts.begin(), parts.end(), part) == parts.end()) {
+        std::cerr << "mesh-bench: unknown part in actors --only: " << part
+                  << " (expected local, remote, timers or firing)" << std::endl;
+        return 2;
+      }
+      o.actors.only.insert(part);
+    }
     for (std::string w : only) {
       const auto& names = mesh::bench::suite_workloads();
       if (w.size() == 2 && (w[0] == 'w')) w[0] = 'W';
@@ -140,6 +210,7 @@ int main(int argc, char** argv) {
     if (client->parsed()) mesh::bench::run_client(o, self, report);
     if (cluster->parsed()) mesh::bench::run_cluster(o, self, report);
     if (scale->parsed()) mesh::bench::run_scale(o, self, report);
+    if (actors->parsed()) mesh::bench::run_actors(o, report);
     report.note("load_average_end", load_average());
     if (o.json) {
       std::cout << report.to_json().dump(2) << std::endl;

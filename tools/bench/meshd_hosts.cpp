@@ -38,14 +38,16 @@ cluster_view view_of(mesh_load& host) {
 
 std::vector<std::string> meshd_args(const bench_options& o, const std::string& name,
                                     const std::filesystem::path& ready, const std::string& seeds,
-                                    const std::string& capabilities) {
+                                    const std::string& capabilities,
+                                    const std::filesystem::path& plugins) {
   std::vector<std::string> args = {MESHD_PATH,
                                    "--name",
                                    name,
                                    "--listen",
                                    "tcp://127.0.0.1:*",
                                    "--plugins",
-                                   MESH_EXAMPLE_PLUGIN_DIR,
+                                   plugins.empty() ? std::string(MESH_EXAMPLE_PLUGIN_DIR)
+                                                   : plugins.string(),
                                    "--capabilities",
                                    capabilities,
                                    "--gossip",
@@ -62,14 +64,15 @@ std::vector<std::string> meshd_args(const bench_options& o, const std::string& n
   return args;
 }
 
-meshd_cluster::meshd_cluster(const bench_options& options, std::filesystem::path dir)
-    : options_(options), dir_(std::move(dir)) {}
+meshd_cluster::meshd_cluster(const bench_options& options, std::filesystem::path dir,
+                             std::filesystem::path plugins)
+    : options_(options), dir_(std::move(dir)), plugins_(std::move(plugins)) {}
 
 void meshd_cluster::add(const std::string& name, const std::string& capabilities) {
   const milliseconds start_timeout(15'000), converge_timeout(15'000);
   const auto ready = dir_ / (name + ".ready");
   hosts_.push_back(std::make_unique<child_process>(
-      meshd_args(options_, name, ready, seed_gossip_, capabilities),
+      meshd_args(options_, name, ready, seed_gossip_, capabilities, plugins_),
       helper_options(ready, dir_ / (name + ".log"), start_timeout)));
   names_.push_back(name);
   mesh_load ctl({hosts_.front()->endpoint()}, false, options_);

@@ -34,17 +34,21 @@ struct cluster_view {
 cluster_view view_of(mesh_load& host);
 
 /// meshd's command line for one cluster host serving `capabilities` (comma-separated), with
-/// gossip on 127.0.0.1 and --profile test; `seeds` empty for the first host.
+/// gossip on 127.0.0.1 and --profile test; `seeds` empty for the first host. Plugins come from
+/// `plugins` (empty: the example plugin directory).
 std::vector<std::string> meshd_args(const bench_options& o, const std::string& name,
                                     const std::filesystem::path& ready, const std::string& seeds,
-                                    const std::string& capabilities);
+                                    const std::string& capabilities,
+                                    const std::filesystem::path& plugins = {});
 
 /// meshd children gossiping on 127.0.0.1, each seeded with the first one's gossip endpoint.
 /// Stopped in reverse order on destruction (SIGTERM, SIGKILL after 15 s each).
 class meshd_cluster {
  public:
-  /// `dir` holds the ready files and logs; it must outlive the cluster.
-  meshd_cluster(const bench_options& options, std::filesystem::path dir);
+  /// `dir` holds the ready files and logs; it must outlive the cluster. The hosts load the
+  /// plugins of `plugins` (empty: the example plugin directory).
+  meshd_cluster(const bench_options& options, std::filesystem::path dir,
+                std::filesystem::path plugins = {});
 
   /// Starts a host named `name` serving `capabilities` and waits (bounded) until the first host
   /// lists every started host as alive. Throws when it does not start or converge.
@@ -59,6 +63,7 @@ class meshd_cluster {
  private:
   const bench_options& options_;
   std::filesystem::path dir_;
+  std::filesystem::path plugins_;
   std::vector<std::string> names_;
   std::vector<std::unique_ptr<child_process>> hosts_;
   std::string seed_gossip_;
