@@ -54,6 +54,7 @@ void append_str(std::string& out, std::string_view s) {
 }
 
 constexpr uint64_t max_timer_ms = 30ull * 24 * 3600 * 1000;  // 30 days
+constexpr size_t max_firings_per_turn = 4096;
 
 /// Recycled actor requests of this thread (none in sanitized builds, so that ASan still sees
 /// every use after free).
@@ -446,7 +447,9 @@ void runtime::deliver_reply(const actor_request& request, bool ok, wire::error_c
 
 void runtime::run_timers(clock::time_point now) {
   firings_.clear();
-  timers_.take_due(now, firings_);
+  // A bounded batch per turn of the loop: a million timers due at once must not keep requests
+  // waiting until all are queued (the rest are still due, so the loop does not sleep).
+  timers_.take_due(now, firings_, max_firings_per_turn);
   for (const timer_firing& f : firings_) {
     actor_message* m = new_actor_message(MESH_MESSAGE_TIMER, true, f.handle, f.tag, f.activation_no);
     enqueue(f.actor, m);

@@ -163,13 +163,20 @@ void runtime::enqueue(activation* a, task* t) {
   }
 }
 
-size_t runtime::run_inline() {
+size_t runtime::run_inline(bool same_turn) {
   // Requests the workers' turns made go first: an actor that ran there and now runs here keeps
   // its requests in the order it made them.
   run_outbound();
   if (inline_.empty()) return 0;
-  batch_usage_ = thread_usage();
   batch_start_ = clock::now();
+  // The thread's CPU time is a system call: read once per turn of the caller's loop. Between
+  // two rounds of one turn the thread only ran the host's own code (it did not sleep in a poll),
+  // so the earlier sample still tells a handler's CPU time from time it lost to others.
+  if (!same_turn || !usage_valid_) {
+    batch_usage_ = thread_usage();
+    usage_at_ = batch_start_;
+    usage_valid_ = true;
+  }
   const clock::time_point until = batch_start_ + config_.inline_budget;
   size_t ran = 0, i = 0;
   // `now` is the end of the previous handler: one clock read per handler, none per slot.
@@ -198,7 +205,7 @@ bool runtime::handler_was_slow(clock::time_point started, clock::time_point ende
   // sometimes spends 1-4 ms of CPU inside an ordinary handler (consolidating free chunks).
   const usage now = thread_usage();
   const int64_t before_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(started - batch_start_).count();
+      std::chrono::duration_cast<std::chrono::microseconds>(started - usage_at_).count();
   if (now.cpu_us - batch_usage_.cpu_us - before_us > config_.slow_handler.count()) return true;
   return now.voluntary_switches != batch_usage_.voluntary_switches &&
          ended - started > 4 * config_.slow_handler;

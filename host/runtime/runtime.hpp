@@ -265,8 +265,9 @@ class runtime {
 
   /// Dispatcher: runs the nonblocking actors submit() kept for this thread, here and now, for at
   /// most the inline budget; what is left goes to the workers. The completion sink is called on
-  /// this thread for the tasks run here. Returns how many tasks ran.
-  size_t run_inline();
+  /// this thread for the tasks run here. Returns how many tasks ran. `same_turn`: the caller
+  /// ran it already since it last slept (see run_inline's CPU-time sample).
+  size_t run_inline(bool same_turn = false);
 
   /// Dispatcher: deactivates actors idle for longer than `idle` (hook reason idle); returns how
   /// many were retired. Busy actors are skipped.
@@ -381,6 +382,8 @@ class runtime {
   std::vector<activation*> inline_;          // dispatcher: scheduled, waiting for run_inline
   usage batch_usage_;                        // dispatcher: thread_usage() when run_inline began
   clock::time_point batch_start_{};          // dispatcher: when run_inline began
+  clock::time_point usage_at_{};             // dispatcher: when batch_usage_ was read
+  bool usage_valid_ = false;
   size_t live_ = 0;
   runtime_stats stats_;
   std::atomic<uint64_t> next_activation_{1};

@@ -42,17 +42,24 @@ class batch_queue {
   }
 
   /// Moves every queued item into `out` (which the caller has emptied) and clears the wake-up.
+  /// Reads the eventfd only when a wake-up was written since the last read: the consumer calls
+  /// this every turn of its loop, mostly with nothing written.
   void take_all(std::vector<T>& out) {
-    uint64_t ignored;
-    [[maybe_unused]] auto n = ::read(fd_, &ignored, sizeof ignored);
+    if (signaled_.exchange(false, std::memory_order_acq_rel)) {
+      uint64_t ignored;
+      [[maybe_unused]] auto n = ::read(fd_, &ignored, sizeof ignored);
+    }
     std::lock_guard lock(mutex_);
     out.swap(items_);
   }
 
   /// Makes fd() readable without adding an item (used by signal handlers: async-signal-safe).
+  /// The flag is set after the write, so a take_all() that misses it leaves the fd readable and
+  /// the next one (the consumer's poll returns at once) clears it.
   void wake() noexcept {
     const uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    signaled_.store(true, std::memory_order_release);
   }
 
   int fd() const noexcept { return fd_; }
@@ -61,6 +68,7 @@ class batch_queue {
   std::mutex mutex_;
   std::vector<T> items_;
   int fd_;
+  std::atomic<bool> signaled_{false};  ///< lock-free: wake() runs in signal handlers
 };
 
 /// Where one thread sleeps until another wakes it: a futex word, so a wake-up is one syscall on

@@ -81,10 +81,10 @@ size_t timer_table::cancel_all(uint32_t& head, uint32_t& count) {
   return n;
 }
 
-void timer_table::take_due(clock::time_point now, std::vector<timer_firing>& out) {
+void timer_table::take_due(clock::time_point now, std::vector<timer_firing>& out, size_t limit) {
   const int64_t now_ns = to_ns(now);
   std::lock_guard lock(mutex_);
-  while (!heap_.empty() && slots_[heap_[0]].due_ns <= now_ns) {
+  for (size_t n = 0; n < limit && !heap_.empty() && slots_[heap_[0]].due_ns <= now_ns; ++n) {
     const uint32_t index = heap_[0];
     heap_remove(0);
     const slot& s = slots_[index];

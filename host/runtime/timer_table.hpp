@@ -45,9 +45,9 @@ class timer_table {
   /// Cancels every timer of `a`; returns how many.
   size_t cancel_all(uint32_t& head, uint32_t& count);
 
-  /// Dispatcher: moves the timers due at `now` into `out` (they stay allocated, out of the heap,
-  /// until deliver() settles them).
-  void take_due(clock::time_point now, std::vector<timer_firing>& out);
+  /// Dispatcher: moves the timers due at `now`, at most `limit` of them, into `out` (they stay
+  /// allocated, out of the heap, until deliver() settles them).
+  void take_due(clock::time_point now, std::vector<timer_firing>& out, size_t limit = SIZE_MAX);
   /// A firing reached its actor's turn: true when the timer is still armed (deliver it). A
   /// one-shot timer is freed here; a periodic one waits, out of the heap, for rearm().
   bool deliver(uint64_t handle, uint32_t& head, uint32_t& count, bool& periodic);

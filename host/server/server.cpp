@@ -179,7 +179,7 @@ void server::run() {
     // Actors' own calls between actors of this host run to the end here, in a few rounds
     // (each round's replies are the next round's mail), within the inline budget per round.
     for (int round = 0; round < 8; ++round) {
-      runtime_->run_inline();
+      runtime_->run_inline(round > 0);
       drain_completions();
       if (!runtime_->inline_pending()) break;
     }

@@ -33,12 +33,14 @@
 #include <exception>
 #include <functional>
 #include <msgpack.hpp>
+#include <memory>
 #include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -341,15 +343,14 @@ struct actor_state {
   const mesh_host_services* services = nullptr;
   void* self = nullptr;
   actor_ref ref;
-  uint64_t next_tag = 1;
   std::vector<std::pair<uint64_t, std::function<void(const result&)>>> pending;  // by handle
   struct timer_entry {
-    uint64_t handle;
     std::function<void()> fire;
     bool periodic;
     std::string name;  ///< empty: known by its handle only
   };
-  std::vector<timer_entry> timers;
+  /// By handle: a firing finds its function in O(1), however many timers the actor has.
+  std::unordered_map<uint64_t, timer_entry> timers;
 
   template <class Vec>
   static auto find(Vec& v, uint64_t handle) {
@@ -358,8 +359,22 @@ struct actor_state {
   static uint64_t key_of(const std::pair<uint64_t, std::function<void(const result&)>>& e) {
     return e.first;
   }
-  static uint64_t key_of(const timer_entry& e) { return e.handle; }
 };
+
+/// The SDK's state for the actor `raw` describes.
+inline actor_state make_state(const mesh_actor_context& raw) {
+  actor_state st;
+  if (raw.struct_size >= offsetof(mesh_actor_context, host) + sizeof raw.host) {
+    st.services = raw.services;
+    st.self = raw.self;
+    if (raw.host != nullptr) st.ref.host = raw.host;
+  }
+  st.ref.capability = raw.capability;
+  st.ref.module = raw.module;
+  st.ref.id.assign(reinterpret_cast<const char*>(raw.id.data), raw.id.size);
+  st.ref.activation = raw.activation;
+  return st;
+}
 
 /// Packs one value for an outbound payload, on a buffer of its own (the reply writer may be in
 /// use by the handler that calls).
@@ -496,7 +511,7 @@ class host {
       throw rejected("a timer cannot be due in the past");
     cancel(name);
     timer t = arm(first, period, std::function<void()>(std::forward<F>(fire)));
-    state().timers.back().name.assign(name);
+    state().timers[t.handle].name.assign(name);
     return t;
   }
   /// Runs `fire()` every `period` (first after `first`, by default one period): each period
@@ -512,16 +527,15 @@ class host {
   /// Cancels a timer: it does not fire after this. False when it was not armed.
   bool cancel(timer t) {
     detail::actor_state& st = state();
-    auto it = detail::actor_state::find(st.timers, t.handle);
-    if (it != st.timers.end()) st.timers.erase(it);
+    st.timers.erase(t.handle);
     return t.handle != 0 && st.services->timer_cancel(st.self, t.handle) != 0;
   }
   /// Cancels the timer named `name`. False when none was armed.
   bool cancel(std::string_view name) {
     detail::actor_state& st = state();
     auto it = std::find_if(st.timers.begin(), st.timers.end(),
-                           [&](const auto& e) { return e.name == name; });
-    return it != st.timers.end() && cancel(timer{it->handle});
+                           [&](const auto& e) { return e.second.name == name; });
+    return it != st.timers.end() && cancel(timer{it->first});
   }
 
   /// Asks to be deactivated once this turn ends and the mailbox is empty.
@@ -569,7 +583,7 @@ class host {
         st.self, static_cast<uint64_t>(std::max<int64_t>(0, due.count())),
         static_cast<uint64_t>(period.count()), 0, &out);
     if (handle == 0) throw rejected(error.message());
-    st.timers.push_back({handle, std::move(fire), period.count() > 0});
+    st.timers.emplace(handle, detail::actor_state::timer_entry{std::move(fire), period.count() > 0, {}});
     return timer{handle};
   }
 
@@ -581,10 +595,15 @@ class host {
 class context {
  public:
   context(const mesh_actor_context& raw, value init_arg,
-          detail::actor_state* state = nullptr) noexcept
+          std::unique_ptr<detail::actor_state>* state = nullptr) noexcept
       : raw_(raw), init_(init_arg), state_(state) {}
-  /// The actor's handle on the host services (calls, casts, deferred replies, timers).
-  sdk::host host() const noexcept { return sdk::host(state_); }
+  /// The actor's handle on the host services (calls, casts, deferred replies, timers). An actor
+  /// that never asks for it carries none of their state (8 bytes).
+  sdk::host host() const {
+    if (state_ == nullptr) return sdk::host();
+    if (*state_ == nullptr) *state_ = std::make_unique<detail::actor_state>(detail::make_state(raw_));
+    return sdk::host(state_->get());
+  }
   /// The actor id.
   std::string_view id() const noexcept {
     return {reinterpret_cast<const char*>(raw_.id.data), raw_.id.size};
@@ -599,7 +618,7 @@ class context {
  private:
   const mesh_actor_context& raw_;
   value init_;
-  detail::actor_state* state_;
+  std::unique_ptr<detail::actor_state>* state_;
 };
 
 namespace detail {
@@ -682,26 +701,13 @@ mesh_status run_guarded(mesh_output* out, auto&& body) noexcept {
 template <class A>
 concept has_on_message = requires(A a, const mesh_message& m) { a.on_message(m); };
 
-/// The actor as the host holds it: the SDK's state, then the user's object.
+/// The actor as the host holds it: the SDK's state (made when the actor first asks for its
+/// host), then the user's object.
 template <class A>
 struct holder {
-  actor_state state;
+  std::unique_ptr<actor_state> state;
   A actor;
-  holder(const mesh_actor_context& raw, const value& init)
-      : state(make_state(raw)), actor(context(raw, init, &state)) {}
-  static actor_state make_state(const mesh_actor_context& raw) {
-    actor_state st;
-    if (raw.struct_size >= offsetof(mesh_actor_context, host) + sizeof raw.host) {
-      st.services = raw.services;
-      st.self = raw.self;
-      if (raw.host != nullptr) st.ref.host = raw.host;
-    }
-    st.ref.capability = raw.capability;
-    st.ref.module = raw.module;
-    st.ref.id.assign(reinterpret_cast<const char*>(raw.id.data), raw.id.size);
-    st.ref.activation = raw.activation;
-    return st;
-  }
+  holder(const mesh_actor_context& raw, const value& init) : actor(context(raw, init, &state)) {}
 };
 
 template <class A>
@@ -753,7 +759,8 @@ struct glue {
 
   static mesh_status on_message(void* actor, const mesh_message* m, mesh_output* out) noexcept {
     auto* h = static_cast<holder<A>*>(actor);
-    actor_state& st = h->state;
+    if (h->state == nullptr) return MESH_STATUS_OK;  // it never used the services
+    actor_state& st = *h->state;
     return run_guarded<A>(out, [&] {
       if (m->kind == MESH_MESSAGE_REPLY) {
         auto it = actor_state::find(st.pending, m->handle);
@@ -775,16 +782,16 @@ struct glue {
                       std::string_view(reinterpret_cast<const char*>(m->body.data), m->body.size)));
         }
       } else if (m->kind == MESH_MESSAGE_TIMER) {
-        auto it = actor_state::find(st.timers, m->handle);
+        auto it = st.timers.find(m->handle);
         if (it == st.timers.end()) {
           if constexpr (has_on_message<A>) h->actor.on_message(*m);
           return;
         }
-        if (it->periodic) {
-          std::function<void()> fire = it->fire;  // a copy: the handler may cancel it
+        if (it->second.periodic) {
+          std::function<void()> fire = it->second.fire;  // a copy: the handler may cancel it
           fire();
         } else {
-          std::function<void()> fire = std::move(it->fire);
+          std::function<void()> fire = std::move(it->second.fire);
           st.timers.erase(it);
           fire();
         }
