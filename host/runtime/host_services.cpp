@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <msgpack.hpp>
 
 #include "runtime/runtime.hpp"
@@ -35,22 +36,6 @@ std::string describe_chain(wire::bytes_view chain) {
     text.append(reinterpret_cast<const char*>(hop.bytes), hop.size);
   }
   return text;
-}
-
-/// Appends `s` to `out` as one MessagePack string.
-void append_str(std::string& out, std::string_view s) {
-  const auto n = static_cast<uint32_t>(s.size());
-  if (n < 32) {
-    out.push_back(static_cast<char>(0xa0 | n));
-  } else if (n < 256) {
-    out.push_back(static_cast<char>(0xd9));
-    out.push_back(static_cast<char>(n));
-  } else {
-    out.push_back(static_cast<char>(0xda));
-    out.push_back(static_cast<char>(n >> 8));
-    out.push_back(static_cast<char>(n));
-  }
-  out.append(s);
 }
 
 constexpr uint64_t max_timer_ms = 30ull * 24 * 3600 * 1000;  // 30 days
@@ -212,16 +197,42 @@ struct host_services_impl {
       r->module_size = static_cast<uint32_t>(mod.size());
       r->id_size = static_cast<uint32_t>(id.size);
       r->payload_size = static_cast<uint32_t>(payload.size);
-      r->bytes.reserve(caller_id.size() + cap.size() + mod.size() + id.size + payload.size +
-                       parent.size + 3 + std::min(wire::max_chain_hop, mod.size() + 1 + caller_id.size()));
-      r->bytes.append(caller_id).append(cap).append(mod);
-      r->bytes.append(reinterpret_cast<const char*>(id.data), id.size);
-      if (payload.size != 0) r->bytes.append(reinterpret_cast<const char*>(payload.data), payload.size);
-      r->bytes.append(reinterpret_cast<const char*>(parent.data), parent.size);
-      std::string hop = t->actor->module->name;
-      hop.append("/").append(caller_id);
-      if (hop.size() > wire::max_chain_hop) hop.resize(wire::max_chain_hop);
-      append_str(r->bytes, hop);
+      // One pass: the size computed once, each part copied in place (no append's checks), the
+      // caller's hop ("Module/id", cut at max_chain_hop) with its MessagePack str header.
+      const std::string_view module_name = t->actor->module->name;
+      const size_t hop_size =
+          std::min(wire::max_chain_hop, module_name.size() + 1 + caller_id.size());
+      const size_t hop_header = hop_size < 32 ? 1 : hop_size < 256 ? 2 : 3;
+      const size_t total = caller_id.size() + cap.size() + mod.size() + id.size + payload.size +
+                           parent.size + hop_header + hop_size;
+      r->bytes.resize(total);
+      char* out = r->bytes.data();
+      const auto put = [&out](const void* from, size_t n) {
+        if (n != 0) std::memcpy(out, from, n);
+        out += n;
+      };
+      put(caller_id.data(), caller_id.size());
+      put(cap.data(), cap.size());
+      put(mod.data(), mod.size());
+      put(id.data, id.size);
+      put(payload.data, payload.size);
+      put(parent.data, parent.size);
+      if (hop_header == 1) {
+        *out++ = static_cast<char>(0xa0 | hop_size);
+      } else if (hop_header == 2) {
+        *out++ = static_cast<char>(0xd9);
+        *out++ = static_cast<char>(hop_size);
+      } else {
+        *out++ = static_cast<char>(0xda);
+        *out++ = static_cast<char>(hop_size >> 8);
+        *out++ = static_cast<char>(hop_size);
+      }
+      const size_t from_module = std::min(module_name.size(), hop_size);
+      put(module_name.data(), from_module);
+      if (from_module < hop_size) {
+        *out++ = '/';
+        put(caller_id.data(), hop_size - from_module - 1);
+      }
       r->chain_len = static_cast<uint8_t>(std::min<uint32_t>(parent_len + 1, 255));
       if (parent_len + 1 > wire::max_call_chain) {
         // Runaway recursion between actors: refused, and the caller hears why, as a message.
