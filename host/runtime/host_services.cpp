@@ -41,43 +41,46 @@ std::string describe_chain(wire::bytes_view chain) {
 constexpr uint64_t max_timer_ms = 30ull * 24 * 3600 * 1000;  // 30 days
 constexpr size_t max_firings_per_turn = 4096;
 
-/// Recycled actor requests of this thread (none in sanitized builds, so that ASan still sees
-/// every use after free).
-struct request_pool {
+/// Recycled objects of one type on this thread (none in sanitized builds, so that ASan still
+/// sees every use after free): actors' requests and messages keep their buffers' capacity.
+template <class T>
+struct object_pool {
   static constexpr size_t keep = 1024;
-  std::vector<actor_request*> free;
-  ~request_pool() {
-    for (actor_request* r : free) delete r;
-  }
-};
-thread_local request_pool t_requests;
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool pool_requests = false;
+  static constexpr bool enabled = false;
 #else
-constexpr bool pool_requests = true;
+  static constexpr bool enabled = true;
 #endif
-
-}  // namespace
-
-namespace {
-
-/// Recycled actor messages of this thread, as request_pool.
-struct message_pool {
-  static constexpr size_t keep = 1024;
-  std::vector<actor_message*> free;
-  ~message_pool() {
-    for (actor_message* m : free) delete m;
+  std::vector<T*> free;
+  object_pool() { free.reserve(keep); }  // give() then never allocates
+  ~object_pool() {
+    for (T* x : free) delete x;
+  }
+  /// A recycled object, or nullptr.
+  T* take() noexcept {
+    if (free.empty()) return nullptr;
+    T* x = free.back();
+    free.pop_back();
+    return x;
+  }
+  /// Keeps `x` for take(), or deletes it when the pool is full (or disabled).
+  void give(T* x) noexcept {
+    if (enabled && free.size() < keep) {
+      free.push_back(x);  // within the reserved capacity
+    } else {
+      delete x;
+    }
   }
 };
-thread_local message_pool t_messages;
+thread_local object_pool<actor_request> t_requests;
+thread_local object_pool<actor_message> t_messages;
 
 }  // namespace
 
 actor_message* new_actor_message(mesh_message_kind type, bool success, uint64_t handle,
                                  uint64_t tag, uint64_t activation_no) {
-  if (t_messages.free.empty()) return new actor_message(type, success, handle, tag, activation_no);
-  actor_message* m = t_messages.free.back();
-  t_messages.free.pop_back();
+  actor_message* m = t_messages.take();
+  if (m == nullptr) return new actor_message(type, success, handle, tag, activation_no);
   std::string body = std::move(m->body);
   *m = actor_message(type, success, handle, tag, activation_no);
   m->body = std::move(body);
@@ -85,41 +88,21 @@ actor_message* new_actor_message(mesh_message_kind type, bool success, uint64_t 
 }
 
 void recycle_actor_message(actor_message* m) noexcept {
-  if (!pool_requests || t_messages.free.size() >= message_pool::keep) {
-    delete m;
-    return;
-  }
   m->body.clear();
-  try {
-    t_messages.free.push_back(m);
-  } catch (...) {
-    delete m;
-  }
+  t_messages.give(m);
 }
 
 void actor_request_recycler::operator()(actor_request* r) const noexcept {
-  if (!pool_requests || t_requests.free.size() >= request_pool::keep) {
-    delete r;
-    return;
-  }
   std::string buffer = std::move(r->bytes);  // keeps its capacity for the next request
   buffer.clear();
   *r = actor_request{};
   r->bytes = std::move(buffer);
-  try {
-    t_requests.free.push_back(r);
-  } catch (...) {
-    delete r;
-  }
+  t_requests.give(r);
 }
 
 actor_request_ptr new_actor_request() {
-  if (!t_requests.free.empty()) {
-    actor_request* r = t_requests.free.back();
-    t_requests.free.pop_back();
-    return actor_request_ptr(r);
-  }
-  return actor_request_ptr(new actor_request);
+  actor_request* r = t_requests.take();
+  return actor_request_ptr(r != nullptr ? r : new actor_request);
 }
 
 /// The functions behind host_services_table (a friend of the runtime).
